@@ -4,3 +4,15 @@
  */
 export * from "./dtype.js";
 export * from "./tensor.js";
+export * from "./convert.js";
+export {
+  type TensorInfo,
+  type TensorSource,
+  type TensorPlan,
+  type StreamingWriteOptions,
+  openSafetensors,
+  writeSafetensors,
+  writeSafetensorsStreaming,
+  safetensorsDtypeName,
+} from "./safetensors.js";
+export { openCheckpoint } from "./checkpoint.js";
