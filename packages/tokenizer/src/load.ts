@@ -39,10 +39,15 @@ export async function loadTokenizer(dir: string): Promise<OarTokenizer> {
     config: join(dir, "tokenizer_config.json"),
     generation: join(dir, "generation_config.json"),
   };
-  const [tokenizerJson, tokenizerConfig, generationConfig] = await Promise.all([
+  const read = await Promise.allSettled([
     readJson(names.tokenizer, true),
     readJson(names.config, true),
     readJson(names.generation, false),
   ]);
+  // Report the first file at fault in this order, whichever read failed first.
+  const [tokenizerJson, tokenizerConfig, generationConfig] = read.map((result) => {
+    if (result.status === "rejected") throw result.reason;
+    return result.value;
+  });
   return buildTokenizer({ tokenizerJson, tokenizerConfig, generationConfig }, names);
 }
