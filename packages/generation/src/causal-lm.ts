@@ -54,6 +54,17 @@ export interface CausalLM {
    */
   canAllocate(positions: number): boolean;
 
+  /**
+   * Optional: a new sequence with cache memory for `positions` positions in
+   * all (prefix included) set aside for it now, or null when the pool cannot
+   * hold them. A paged cache that takes blocks only as tokens arrive should
+   * implement it: the scheduler may admit several prompts in one step, and
+   * canAllocate, asked before each, cannot know what the sequences created
+   * just before will need. Without it, the scheduler calls canAllocate and
+   * then createSequence.
+   */
+  allocateSequence?(positions: number): Sequence | null;
+
   /** Frees a sequence's cache; the handle must not be used again. */
   releaseSequence(seq: Sequence): void;
 

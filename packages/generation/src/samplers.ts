@@ -1,5 +1,5 @@
 import type { Rng } from "./rng.js";
-import { softmax } from "./softmax.js";
+import { softmaxWeights } from "./softmax.js";
 
 /**
  * Chooses the next token from one processed row of logits.
@@ -32,17 +32,23 @@ export const greedy: Sampler = (logits) => {
  * probability 0 and are never drawn.
  */
 export const sampleMultinomial: Sampler = (logits, rng) => {
-  const probs = softmax(logits);
-  const u = rng.nextFloat();
+  if (scratch.length < logits.length) scratch = new Float64Array(logits.length);
+  const weights = scratch;
+  const total = softmaxWeights(logits, weights);
+  const target = rng.nextFloat() * total;
   let cumulative = 0;
   let last = -1;
-  for (let i = 0; i < probs.length; i++) {
-    const p = probs[i]!;
-    if (p === 0) continue;
-    cumulative += p;
-    if (u < cumulative) return i;
+  for (let i = 0; i < logits.length; i++) {
+    const w = weights[i]!;
+    if (w === 0) continue;
+    cumulative += w;
+    if (target < cumulative) return i;
     last = i;
   }
-  // The probabilities may sum to a hair below 1.
+  // The running sum may end a hair below `total`.
   return last;
 };
+
+// Reused between calls (sampling is synchronous) to spare a vocabulary-sized
+// allocation per token.
+let scratch = new Float64Array(0); // [vocab] softmax weights

@@ -1,24 +1,4 @@
 /**
- * Softmax of one logits row, in double precision. Entries at -Infinity (tokens
- * a processor filtered out) get probability 0.
- *
- * @param logits [vocabSize]
- * @returns [vocabSize] probabilities summing to 1
- */
-export function softmax(logits: Float32Array): Float64Array {
-  const max = maxLogit(logits);
-  const probs = new Float64Array(logits.length);
-  let sum = 0;
-  for (let i = 0; i < logits.length; i++) {
-    const p = Math.exp(logits[i]! - max);
-    probs[i] = p;
-    sum += p;
-  }
-  for (let i = 0; i < probs.length; i++) probs[i]! /= sum;
-  return probs;
-}
-
-/**
  * The largest logit of a row. Throws when the row holds NaN or +Infinity, or
  * has no finite entry: a broken model, or processors that removed every token.
  */
@@ -32,4 +12,25 @@ export function maxLogit(logits: Float32Array): number {
   if (max === Infinity) throw new Error(`logits hold +Infinity at token id ${logits.indexOf(Infinity)}`);
   if (max === -Infinity) throw new Error(`logits have no finite entry (row of ${logits.length})`);
   return max;
+}
+
+/**
+ * Softmax without the division, in double precision: writes exp(logit - max)
+ * of every token into `weights` and returns their sum, so token i has
+ * probability weights[i] / sum. Filtered tokens (-Infinity) get weight 0
+ * without calling Math.exp, which keeps rows that top-k or top-p cut cheap.
+ *
+ * @param logits [vocabSize]
+ * @param weights [>= vocabSize] written
+ */
+export function softmaxWeights(logits: Float32Array, weights: Float64Array): number {
+  const max = maxLogit(logits);
+  let sum = 0;
+  for (let i = 0; i < logits.length; i++) {
+    const x = logits[i]!;
+    const w = x === -Infinity ? 0 : Math.exp(x - max);
+    weights[i] = w;
+    sum += w;
+  }
+  return sum;
 }

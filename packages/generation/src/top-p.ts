@@ -1,5 +1,5 @@
 import type { LogitsProcessor } from "./logits-processor.js";
-import { maxLogit } from "./softmax.js";
+import { maxLogit, softmaxWeights } from "./softmax.js";
 
 /**
  * Nucleus filtering: keeps the smallest set of most likely tokens whose
@@ -15,8 +15,18 @@ export function topPProcessor(topP: number): LogitsProcessor {
   if (!(topP > 0 && topP <= 1)) {
     throw new Error(`top_p must be in (0, 1], got ${topP}`);
   }
+  // Reused between calls (processors are synchronous): per-token allocations
+  // of vocabulary size cost more than the filtering.
+  let weights = new Float64Array(0); // [vocab] exp(logit - max)
+  let bins = new Uint16Array(0); // [vocab] bin of each token
+  const binMass = new Float64Array(BIN_COUNT); // [bins] sum of weights
   return (logits) => {
-    if (topP < 1) keepNucleus(logits, topP);
+    if (topP === 1) return;
+    if (weights.length < logits.length) {
+      weights = new Float64Array(logits.length);
+      bins = new Uint16Array(logits.length);
+    }
+    keepNucleus(logits, topP, weights, bins, binMass);
   };
 }
 
@@ -28,20 +38,20 @@ export function topPProcessor(topP: number): LogitsProcessor {
 const BINS_PER_LOGIT = 16;
 const BIN_COUNT = 32 * BINS_PER_LOGIT + 1; // the last bin holds everything below max - 32
 
-function keepNucleus(logits: Float32Array, topP: number): void {
+function keepNucleus(
+  logits: Float32Array,
+  topP: number,
+  weights: Float64Array,
+  bins: Uint16Array,
+  binMass: Float64Array,
+): void {
+  const total = softmaxWeights(logits, weights);
   const max = maxLogit(logits);
-  const weights = new Float64Array(logits.length); // [vocab] exp(logit - max)
-  const bins = new Uint16Array(logits.length); // [vocab] bin of each token
-  const binMass = new Float64Array(BIN_COUNT); // [bins] sum of weights
-  let total = 0;
+  binMass.fill(0);
   for (let i = 0; i < logits.length; i++) {
-    const logit = logits[i]!;
-    const weight = Math.exp(logit - max);
-    const bin = Math.min(BIN_COUNT - 1, Math.floor((max - logit) * BINS_PER_LOGIT));
-    weights[i] = weight;
+    const bin = Math.min(BIN_COUNT - 1, Math.floor((max - logits[i]!) * BINS_PER_LOGIT));
     bins[i] = bin;
-    binMass[bin]! += weight;
-    total += weight;
+    binMass[bin]! += weights[i]!;
   }
   const target = topP * total;
   let before = 0;
