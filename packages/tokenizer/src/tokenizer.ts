@@ -247,18 +247,18 @@ export function buildTokenizer(files: TokenizerFiles, names: FileNames): OarToke
     throw new Error(`${names.tokenizer}: ${oneLine(error)}`);
   }
 
-  const idOf = (token: string | null, field: string): number | null => {
-    if (token === null) return null;
+  const idOf = (token: string, field: string): number => {
     const id = lib.token_to_id(token);
     if (id === undefined) {
       throw new Error(`${names.config}: ${field} ${JSON.stringify(token)} is not a token of ${names.tokenizer}`);
     }
     return id;
   };
-  const bosTokenId = idOf(settings.bosToken, "bos_token");
-  const eosTokenId = idOf(settings.eosToken, "eos_token");
-  const padToken = idOf(settings.padToken, "pad_token");
-  const unkTokenId = idOf(settings.unkToken, "unk_token");
+  const idOfSet = (token: string | null, field: string): number | null => (token === null ? null : idOf(token, field));
+  const bosTokenId = idOfSet(settings.bosToken, "bos_token");
+  const eosTokenId = idOfSet(settings.eosToken, "eos_token");
+  const configPadTokenId = idOfSet(settings.padToken, "pad_token");
+  const unkTokenId = idOfSet(settings.unkToken, "unk_token");
 
   let vocabSize = 0;
   for (const id of lib.get_vocab(true).values()) vocabSize = Math.max(vocabSize, id + 1);
@@ -268,13 +268,13 @@ export function buildTokenizer(files: TokenizerFiles, names: FileNames): OarToke
     }
   }
   const eosTokenIds = [...new Set([...(eosTokenId === null ? [] : [eosTokenId]), ...generation.eosTokenIds])];
-  const padTokenId = padToken ?? generation.padTokenId ?? eosTokenIds[0] ?? null;
+  const padTokenId = configPadTokenId ?? generation.padTokenId ?? eosTokenIds[0] ?? null;
 
   const specialIds = new Set<number>();
   for (const [id, token] of lib.get_added_tokens_decoder()) if (token.special) specialIds.add(id);
-  for (const id of [bosTokenId, eosTokenId, padToken, unkTokenId]) if (id !== null) specialIds.add(id);
+  for (const id of [bosTokenId, eosTokenId, configPadTokenId, unkTokenId]) if (id !== null) specialIds.add(id);
   settings.additionalSpecialTokens.forEach((token, i) => {
-    specialIds.add(idOf(token, `additional_special_tokens[${i}]`) as number);
+    specialIds.add(idOf(token, `additional_special_tokens[${i}]`));
   });
 
   const framing = findFraming(lib, settings, bosTokenId, eosTokenId, names.tokenizer);
