@@ -81,7 +81,7 @@ export class FakeCausalLM implements CausalLM {
   createSequence(): Sequence {
     // A pool that reserves what the last canAllocate asked for, as a careful
     // paged cache without allocateSequence would.
-    return this.create(this.options.reserving ? this.maxPositions : this.lastAsked || this.maxPositions);
+    return this.create(this.lastAsked || this.maxPositions);
   }
 
   async forward(steps: readonly ForwardStep[]): Promise<Float32Array[]> {
