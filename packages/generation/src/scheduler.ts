@@ -186,6 +186,8 @@ interface Run {
   readonly sample: Sampler;
   readonly start: number;
   readonly slots: (Live | null)[];
+  /** Index in the plans of the queue's head. */
+  waiting: number;
   readonly results: GenerationResult[];
 }
 
@@ -231,47 +233,26 @@ export async function generateBatch(
     sample: createSampler(options),
     start: performance.now(),
     slots: new Array<Live | null>(batchSize).fill(null),
+    waiting: 0,
     results: new Array<GenerationResult>(plans.length),
   };
   const steps: StepRecord[] = [];
-  let waiting = 0; // index of the queue's head in `plans`
   try {
-    while (waiting < plans.length || run.slots.some((live) => live !== null)) {
+    while (run.waiting < plans.length || run.slots.some((live) => live !== null)) {
       const decoding = run.slots.filter((live): live is Live => live !== null);
-      const admitted: Live[] = [];
-      let blocked = false;
-      for (let slot = 0; slot < batchSize && waiting < plans.length; slot++) {
-        if (run.slots[slot] !== null) continue;
-        const plan = plans[waiting]!;
-        const seq = allocate(model, plan.positions);
-        if (seq === null) {
-          blocked = true;
-          break;
-        }
-        let live: Live;
-        try {
-          live = admit(run, plan, seq, slot);
-        } catch (error) {
-          model.releaseSequence(seq);
-          throw error;
-        }
-        run.slots[slot] = live;
-        admitted.push(live);
-        waiting++;
-      }
+      const { admitted, blocked } = admitWaiting(run, plans);
       if (blocked && decoding.length === 0 && admitted.length === 0) {
-        throw new Error(neverFits(model, plans[waiting]!));
+        throw new Error(neverFits(model, plans[run.waiting]!));
       }
       const activity = run.slots.map((live): SlotActivity | null => {
         if (live === null) return null;
-        const prefill = admitted.includes(live);
-        return prefill
+        return admitted.includes(live)
           ? { request: live.plan.index, phase: "prefill", tokens: live.plan.tokens.length }
           : { request: live.plan.index, phase: "decode", tokens: 1 };
       });
       const prefillMs = await prefillStep(run, admitted);
       const decodeMs = await decodeStep(run, decoding);
-      steps.push({ slots: activity, queued: plans.length - waiting, blocked, prefillMs, decodeMs });
+      steps.push({ slots: activity, queued: plans.length - run.waiting, blocked, prefillMs, decodeMs });
     }
   } catch (error) {
     const inFlight = run.slots.filter((live): live is Live => live !== null);
@@ -314,6 +295,29 @@ function planRequest(model: CausalLM, request: GenerationRequest, index: number,
     stopping: createStoppingCriteria({ ...options, maxNewTokens }),
     rng: createRng(options.seed ?? 0, request.rngStream ?? index),
   };
+}
+
+/**
+ * Fills free slots, lowest first, with waiting prompts in order, until the
+ * queue is empty or the model has no memory for its head.
+ */
+function admitWaiting(run: Run, plans: readonly Plan[]): { admitted: Live[]; blocked: boolean } {
+  const admitted: Live[] = [];
+  for (let slot = 0; slot < run.slots.length && run.waiting < plans.length; slot++) {
+    if (run.slots[slot] !== null) continue;
+    const plan = plans[run.waiting]!;
+    const seq = allocate(run.model, plan.positions);
+    if (seq === null) return { admitted, blocked: true };
+    try {
+      run.slots[slot] = admit(run, plan, seq, slot);
+    } catch (error) {
+      run.model.releaseSequence(seq);
+      throw error;
+    }
+    admitted.push(run.slots[slot]!);
+    run.waiting++;
+  }
+  return { admitted, blocked: false };
 }
 
 function allocate(model: CausalLM, positions: number): Sequence | null {
