@@ -1,1 +1,20 @@
-export {};
+/**
+ * @oar/export: the graph IR over ONNX (values with one producer and tracked
+ * uses, nodes with typed op types and attributes, initializers that stay on
+ * disk until written), its builders, verify(), reading and writing .onnx
+ * files with external data, and the rule-based pass manager.
+ */
+export * from "./ir/shape.js";
+export * from "./ir/ops.js";
+export * from "./ir/attributes.js";
+export * from "./ir/dtype.js";
+export * from "./ir/initializer.js";
+export * from "./ir/value.js";
+export * from "./ir/node.js";
+export * from "./ir/builder.js";
+export * from "./ir/graph.js";
+export * from "./ir/constant.js";
+export * from "./ir/infer.js";
+export * from "./ir/verify.js";
+export { readModel, OnnxFileError } from "./onnx/read.js";
+export { writeModel, type WriteModelOptions, type WriteModelResult } from "./onnx/write.js";
