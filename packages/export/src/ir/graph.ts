@@ -209,6 +209,7 @@ export class Graph extends BuilderBase {
       }
     }
     for (const v of dropInits) {
+      if (rewire.has(v)) continue;
       const outside = v.uses.find((u) => !remove.has(u.node));
       if (outside !== undefined) {
         return refuse(`initializer '${v.name}' is still used by ${outside.node.describe()} input ${outside.index}`);

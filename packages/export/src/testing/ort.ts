@@ -3,7 +3,7 @@ import type { Tensor } from "@oar/tensor";
 
 /** Runs the model at `file` on onnxruntime's CPU provider and returns every output as f32 numbers. */
 export async function runOrt(file: string, feeds: Readonly<Record<string, Tensor>>): Promise<Record<string, number[]>> {
-  const session = await ort.InferenceSession.create(file, { executionProviders: ["cpu"] });
+  const session = await ort.InferenceSession.create(file, { executionProviders: ["cpu"], logSeverityLevel: 3 });
   try {
     const ortFeeds: Record<string, ort.Tensor> = {};
     for (const [name, t] of Object.entries(feeds)) ortFeeds[name] = new ort.Tensor(ortType(t.dtype), t.data as Float32Array, [...t.shape]);
