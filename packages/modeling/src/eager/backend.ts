@@ -1,0 +1,218 @@
+import type { ComputePool, DeviceWeight } from "@oar/tensor";
+import type { AttentionOptions, Linear, Ops, RopeOptions, Site } from "../ops.js";
+import { attendSequence } from "./attention.js";
+import type { KvCache, SequenceCache } from "./kv-cache.js";
+
+/** An activation of the eager backend: `rows` tokens of `cols` features. */
+export interface EagerValue {
+  readonly rows: number;
+  readonly cols: number;
+  readonly data: Float32Array; // [rows, cols]
+}
+
+/** A weight of the eager backend: a matrix in the compute pool, or a vector (norms, biases) in f32. */
+export type EagerWeight = DeviceWeight | Float32Array;
+
+/** One sequence's part of a forward step. */
+export interface StepSequence {
+  readonly cache: SequenceCache;
+  readonly tokens: readonly number[];
+  /** Rows (the last ones of this sequence) whose logits are returned. */
+  readonly logits: number;
+}
+
+/** Per-position cos/sin of rotary embedding, extended as positions grow. */
+export class RopeTable {
+  private cos = new Float32Array(0); // [positions, head_dim/2]
+  private sin = new Float32Array(0); // [positions, head_dim/2]
+  private positions = 0;
+
+  constructor(private readonly invFreq: Float32Array /* [head_dim/2] */) {}
+
+  /** cos and sin rows for positions [0, n). */
+  table(n: number): { cos: Float32Array; sin: Float32Array } {
+    if (n > this.positions) {
+      const half = this.invFreq.length;
+      const size = Math.max(n, 2 * this.positions, 64);
+      const cos = new Float32Array(size * half);
+      const sin = new Float32Array(size * half);
+      for (let p = 0; p < size; p++) {
+        for (let i = 0; i < half; i++) {
+          // The angle is rounded to f32 first, as an f32 graph computes it.
+          const angle = Math.fround(p * this.invFreq[i]!);
+          cos[p * half + i] = Math.cos(angle);
+          sin[p * half + i] = Math.sin(angle);
+        }
+      }
+      this.cos = cos;
+      this.sin = sin;
+      this.positions = size;
+    }
+    return { cos: this.cos, sin: this.sin };
+  }
+}
+
+/**
+ * `Ops` on typed arrays: matrix products in the compute pool's WebAssembly
+ * SIMD kernels, everything else in plain loops. A backend instance serves one
+ * forward step: the step's sequences are laid out one after another as rows.
+ */
+export class EagerOps implements Ops<EagerValue, EagerWeight> {
+  private readonly positions: Int32Array; // [rows] position of each row
+  private readonly rows: number;
+
+  constructor(
+    private readonly pool: ComputePool,
+    private readonly cache: KvCache,
+    private readonly rope: RopeTable,
+    private readonly step: readonly StepSequence[],
+  ) {
+    let rows = 0;
+    for (const s of step) rows += s.tokens.length;
+    this.rows = rows;
+    this.positions = new Int32Array(rows);
+    let r = 0;
+    for (const s of step) {
+      for (let i = 0; i < s.tokens.length; i++) this.positions[r++] = s.cache.length + i;
+    }
+  }
+
+  inputIds(): EagerValue {
+    const data = new Float32Array(this.rows);
+    let r = 0;
+    for (const s of this.step) for (const id of s.tokens) data[r++] = id;
+    return { rows: this.rows, cols: 1, data };
+  }
+
+  embed(table: EagerWeight, ids: EagerValue, site: Site): EagerValue {
+    const w = matrix(table, site);
+    const out = new Float32Array(ids.rows * w.cols);
+    for (let r = 0; r < ids.rows; r++) {
+      const id = ids.data[r]!;
+      if (!(id >= 0 && id < w.rows)) throw new Error(`token id ${id} is outside the vocabulary of ${w.rows}`);
+      this.pool.readRow(w, id, out.subarray(r * w.cols, (r + 1) * w.cols));
+    }
+    return { rows: ids.rows, cols: w.cols, data: out };
+  }
+
+  linear(x: EagerValue, layer: Linear<EagerWeight>, site: Site): EagerValue {
+    const w = matrix(layer.weight, site);
+    const out = new Float32Array(x.rows * w.rows);
+    this.pool.matmul(x.data, x.rows, w, out, layer.bias === null ? undefined : vector(layer.bias, site));
+    for (const delta of layer.lora) {
+      const a = matrix(delta.a, site);
+      const b = matrix(delta.b, site);
+      const xa = new Float32Array(x.rows * a.rows);
+      this.pool.matmul(x.data, x.rows, a, xa);
+      const d = new Float32Array(x.rows * b.rows);
+      this.pool.matmul(xa, x.rows, b, d);
+      for (let i = 0; i < out.length; i++) out[i]! += delta.scale * d[i]!;
+    }
+    return { rows: x.rows, cols: w.rows, data: out };
+  }
+
+  rmsNorm(x: EagerValue, weight: EagerWeight, eps: number, site: Site): EagerValue {
+    const w = vector(weight, site);
+    const out = new Float32Array(x.data.length);
+    const n = x.cols;
+    for (let r = 0; r < x.rows; r++) {
+      const off = r * n;
+      let ss = 0;
+      for (let i = 0; i < n; i++) ss += x.data[off + i]! * x.data[off + i]!;
+      const inv = 1 / Math.sqrt(ss / n + eps);
+      for (let i = 0; i < n; i++) out[off + i] = x.data[off + i]! * inv * w[i]!;
+    }
+    return { rows: x.rows, cols: n, data: out };
+  }
+
+  add(a: EagerValue, b: EagerValue): EagerValue {
+    const out = new Float32Array(a.data.length);
+    for (let i = 0; i < out.length; i++) out[i] = a.data[i]! + b.data[i]!;
+    return { rows: a.rows, cols: a.cols, data: out };
+  }
+
+  mul(a: EagerValue, b: EagerValue): EagerValue {
+    const out = new Float32Array(a.data.length);
+    for (let i = 0; i < out.length; i++) out[i] = a.data[i]! * b.data[i]!;
+    return { rows: a.rows, cols: a.cols, data: out };
+  }
+
+  silu(x: EagerValue): EagerValue {
+    const out = new Float32Array(x.data.length);
+    for (let i = 0; i < out.length; i++) {
+      const v = x.data[i]!;
+      out[i] = v / (1 + Math.exp(-v));
+    }
+    return { rows: x.rows, cols: x.cols, data: out };
+  }
+
+  rope(x: EagerValue, options: RopeOptions): EagerValue {
+    const { heads, headDim } = options;
+    const half = headDim / 2;
+    let maxPos = 0;
+    for (const p of this.positions) maxPos = Math.max(maxPos, p);
+    const { cos, sin } = this.rope.table(maxPos + 1);
+    const out = new Float32Array(x.data.length);
+    for (let r = 0; r < x.rows; r++) {
+      const t = this.positions[r]! * half;
+      for (let h = 0; h < heads; h++) {
+        const off = r * x.cols + h * headDim;
+        for (let i = 0; i < half; i++) {
+          const a = x.data[off + i]!;
+          const b = x.data[off + half + i]!;
+          const c = cos[t + i]!;
+          const s = sin[t + i]!;
+          out[off + i] = a * c - b * s;
+          out[off + half + i] = b * c + a * s;
+        }
+      }
+    }
+    return { rows: x.rows, cols: x.cols, data: out };
+  }
+
+  attention(q: EagerValue, k: EagerValue, v: EagerValue, options: AttentionOptions): EagerValue {
+    const out = new Float32Array(q.rows * options.heads * options.headDim);
+    let row = 0;
+    let longest = 0;
+    for (const s of this.step) longest = Math.max(longest, s.cache.length + s.tokens.length);
+    const scores = new Float32Array(longest);
+    for (const s of this.step) {
+      const n = s.tokens.length;
+      const first = s.cache.length;
+      this.cache.write(s.cache, options.layer, first, n, k.data, v.data, row);
+      const segments = this.cache.segments(s.cache, options.layer, first + n);
+      attendSequence(q.data, out, row, n, first, segments, options, scores);
+      row += n;
+    }
+    return { rows: q.rows, cols: options.heads * options.headDim, data: out };
+  }
+
+  logitRows(x: EagerValue): EagerValue {
+    let rows = 0;
+    for (const s of this.step) rows += s.logits;
+    const out = new Float32Array(rows * x.cols);
+    let src = 0;
+    let dst = 0;
+    for (const s of this.step) {
+      const from = src + s.tokens.length - s.logits;
+      out.set(x.data.subarray(from * x.cols, (from + s.logits) * x.cols), dst * x.cols);
+      src += s.tokens.length;
+      dst += s.logits;
+    }
+    return { rows, cols: x.cols, data: out };
+  }
+}
+
+function matrix(w: EagerWeight, site: Site): DeviceWeight {
+  if (w instanceof Float32Array) throw new Error(`${describe(site)}: expected a matrix weight, got a vector`);
+  return w;
+}
+
+function vector(w: EagerWeight, site: Site): Float32Array {
+  if (!(w instanceof Float32Array)) throw new Error(`${describe(site)}: expected a vector weight, got a matrix`);
+  return w;
+}
+
+function describe(site: Site): string {
+  return site.layer === undefined ? site.name : `layer ${site.layer} ${site.name}`;
+}

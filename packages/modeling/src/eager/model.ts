@@ -1,0 +1,198 @@
+import { createComputePool, openCheckpoint, type ComputePool } from "@oar/tensor";
+import type { CausalLM, ForwardStep, Sequence } from "@oar/generation";
+import { readDecoderConfig } from "../architectures/index.js";
+import type { DecoderConfig } from "../config.js";
+import { decoderForward } from "../decoder.js";
+import type { LoraDelta } from "../ops.js";
+import { ropeInvFreq } from "../rope.js";
+import { buildDecoderWeights, type DecoderWeights } from "../weights.js";
+import { EagerOps, RopeTable, type EagerWeight } from "./backend.js";
+import { denseKvCache, pagedKvCache, type KvCache, type SequenceCache } from "./kv-cache.js";
+import { loadEagerWeights, storeMatrix, type WeightEdit, type WeightStorage } from "./load-weights.js";
+
+/** Where the KV cache lives: per-sequence growable buffers, or fixed-size blocks from one pool. */
+export type CacheOptions =
+  | { readonly kind: "dense" }
+  | { readonly kind: "paged"; readonly blockSize: number; /** Blocks in the pool (default: enough for 8 sequences of maxPositions). */ readonly numBlocks?: number };
+
+/** A LoRA update kept apart from the weight it changes (unmerged). */
+export interface UnmergedLora {
+  /** Module name, e.g. "model.layers.0.self_attn.q_proj". */
+  readonly module: string;
+  readonly a: Float32Array; // [r, in]
+  readonly b: Float32Array; // [out, r]
+  readonly rank: number;
+  readonly scale: number;
+}
+
+/** Learned key/value positions every sequence starts with (prefix tuning). */
+export interface PrefixCache {
+  readonly length: number;
+  readonly keys: readonly Float32Array[]; // per layer [length, kv_heads*head_dim]
+  readonly values: readonly Float32Array[]; // per layer [length, kv_heads*head_dim]
+}
+
+export interface EagerModelOptions {
+  /** Storage of the matrices (default: the checkpoint's own 16/32-bit float type). */
+  readonly storage?: WeightStorage;
+  /** Compute threads (default: every core). */
+  readonly threads?: number;
+  readonly cache?: CacheOptions;
+  /** Cap on positions per sequence (default: config.json's max_position_embeddings). */
+  readonly maxPositions?: number;
+  /** Applied to each weight before storage: merged LoRA. */
+  readonly edit?: WeightEdit;
+  readonly unmergedLora?: readonly UnmergedLora[];
+  readonly prefix?: PrefixCache;
+}
+
+/** The eager ("dynamic") model: the decoder definition run by `EagerOps`. */
+export class EagerModel implements CausalLM {
+  readonly vocabSize: number;
+  readonly maxPositions: number;
+  readonly prefixLength: number;
+  private readonly rope: RopeTable;
+  private readonly sequences = new Map<number, SequenceCache>();
+
+  constructor(
+    readonly config: DecoderConfig,
+    private readonly weights: DecoderWeights<EagerWeight>,
+    private readonly pool: ComputePool,
+    readonly cache: KvCache,
+    maxPositions: number,
+    private readonly prefix: PrefixCache | null,
+  ) {
+    this.vocabSize = config.vocabSize;
+    this.maxPositions = maxPositions;
+    this.prefixLength = prefix?.length ?? 0;
+    this.rope = new RopeTable(ropeInvFreq(config));
+  }
+
+  createSequence(): Sequence {
+    const seq = this.cache.create();
+    if (this.prefix !== null) {
+      const p = this.prefix;
+      this.cache.reserve(seq, p.length);
+      for (let l = 0; l < this.config.numLayers; l++) {
+        this.cache.write(seq, l, 0, p.length, p.keys[l]!, p.values[l]!, 0);
+      }
+      seq.length = p.length;
+    }
+    this.sequences.set(seq.id, seq);
+    return seq;
+  }
+
+  releaseSequence(seq: Sequence): void {
+    const s = this.held(seq);
+    this.sequences.delete(s.id);
+    this.cache.release(s);
+  }
+
+  canAllocate(positions: number): boolean {
+    return positions <= this.maxPositions && this.cache.canAllocate(positions);
+  }
+
+  forward(steps: readonly ForwardStep[]): Promise<Float32Array[]> {
+    try {
+      return Promise.resolve(this.forwardSync(steps));
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  /** `forward`, synchronously: the eager model never waits on anything but its own threads. */
+  forwardSync(steps: readonly ForwardStep[]): Float32Array[] {
+    const seen = new Set<number>();
+    const stepSeqs = steps.map((s) => {
+      const cache = this.held(s.seq);
+      if (seen.has(cache.id)) throw new Error(`sequence ${cache.id} appears twice in one forward call`);
+      seen.add(cache.id);
+      const logits = s.logits ?? 1;
+      if (s.tokens.length === 0) throw new Error(`forward step for sequence ${cache.id} has no tokens`);
+      if (!(logits >= 1 && logits <= s.tokens.length)) {
+        throw new Error(`forward step asks for ${logits} logits rows of ${s.tokens.length} tokens`);
+      }
+      return { cache, tokens: s.tokens, logits };
+    });
+    for (const s of stepSeqs) this.cache.reserve(s.cache, s.tokens.length);
+    const ops = new EagerOps(this.pool, this.cache, this.rope, stepSeqs);
+    const logits = decoderForward(ops, this.config, this.weights);
+    for (const s of stepSeqs) s.cache.length += s.tokens.length;
+    const out: Float32Array[] = [];
+    let row = 0;
+    for (const s of stepSeqs) {
+      out.push(logits.data.slice(row * this.vocabSize, (row + s.logits) * this.vocabSize));
+      row += s.logits;
+    }
+    return out;
+  }
+
+  dispose(): Promise<void> {
+    return this.pool.dispose();
+  }
+
+  private held(seq: Sequence): SequenceCache {
+    const s = this.sequences.get(seq.id);
+    if (s === undefined || s !== seq) throw new Error(`sequence ${seq.id} is not held by this model (released already?)`);
+    return s;
+  }
+}
+
+/** The storage a checkpoint's own dtype suggests: its 16-bit type kept as is, f32 otherwise. */
+export function defaultStorage(cfg: DecoderConfig): WeightStorage {
+  switch (cfg.torchDtype) {
+    case "bfloat16":
+      return { format: "bf16" };
+    case "float16":
+      return { format: "f16" };
+    default:
+      return { format: "f32" };
+  }
+}
+
+/** Loads a Hugging Face checkpoint directory as an eager model. */
+export async function loadEagerModel(dir: string, options: EagerModelOptions = {}): Promise<EagerModel> {
+  const config = readDecoderConfig(dir);
+  const source = openCheckpoint(dir);
+  const pool = await createComputePool(options.threads === undefined ? {} : { threads: options.threads });
+  try {
+    const storage = options.storage ?? defaultStorage(config);
+    const loaded = loadEagerWeights(config, source, pool, storage, {
+      where: dir,
+      ...(options.edit === undefined ? {} : { edit: options.edit }),
+    });
+    const lora = new Map<string, LoraDelta<EagerWeight>[]>();
+    for (const u of options.unmergedLora ?? []) {
+      const inFeatures = u.a.length / u.rank;
+      const outFeatures = u.b.length / u.rank;
+      const a = storeMatrix(pool, u.a, u.rank, inFeatures, { format: "f32" });
+      const b = storeMatrix(pool, u.b, outFeatures, u.rank, { format: "f32" });
+      const list = lora.get(u.module) ?? [];
+      list.push({ a, b, scale: u.scale });
+      lora.set(u.module, list);
+    }
+    const weights = buildDecoderWeights<EagerWeight>(
+      config,
+      (name) => loaded.get(name)!,
+      (module) => lora.get(module) ?? [],
+    );
+    const maxPositions = Math.min(options.maxPositions ?? config.maxPositions, config.maxPositions);
+    const kvDim = config.numKvHeads * config.headDim;
+    const shape = { layers: config.numLayers, kvDim, maxPositions };
+    const cacheOptions = options.cache ?? { kind: "dense" };
+    const cache =
+      cacheOptions.kind === "dense"
+        ? denseKvCache(shape)
+        : pagedKvCache({
+            ...shape,
+            blockSize: cacheOptions.blockSize,
+            numBlocks: cacheOptions.numBlocks ?? 8 * Math.ceil(maxPositions / cacheOptions.blockSize),
+          });
+    return new EagerModel(config, weights, pool, cache, maxPositions, options.prefix ?? null);
+  } catch (e) {
+    await pool.dispose();
+    throw e;
+  } finally {
+    source.close();
+  }
+}
