@@ -16,6 +16,7 @@ export * from "./ir/graph.js";
 export * from "./ir/constant.js";
 export * from "./ir/infer.js";
 export * from "./ir/verify.js";
+export * from "./ir/format.js";
 export { readModel, OnnxFileError } from "./onnx/read.js";
 export { writeModel, type WriteModelOptions, type WriteModelResult } from "./onnx/write.js";
 export * from "./rewrite/pattern.js";

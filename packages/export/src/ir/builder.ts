@@ -209,7 +209,7 @@ export class RewriteBuilder extends BuilderBase {
     return this.#initializers;
   }
 
-  /** True once Graph.replace has inserted what was built; a builder is inserted at most once. */
+  /** True once Graph.replace has inserted what was built (or it was discarded); a builder is used at most once. */
   get consumed(): boolean {
     return this.#consumed;
   }
@@ -218,6 +218,15 @@ export class RewriteBuilder extends BuilderBase {
   built(value: Value): boolean {
     const n = value.node;
     return n !== null ? this.#nodes.includes(n) : this.#initializers.includes(value);
+  }
+
+  /**
+   * Abandons what was built (after Graph.replace refused it): the nodes let
+   * go of their inputs, and the builder takes nothing more.
+   */
+  discard(): void {
+    for (const n of this.#nodes) n.inputs.forEach((_, i) => n.setInput(i, null));
+    this.#consumed = true;
   }
 
   [kConsume](): void {

@@ -10,7 +10,6 @@ import {
   kValueName,
 } from "./internal.js";
 import type { Node } from "./node.js";
-import { MS_DOMAIN } from "./ops.js";
 import { type Shape, formatShape, mergeShapes, shapeConflict } from "./shape.js";
 import { Value } from "./value.js";
 
@@ -61,6 +60,7 @@ export class Graph extends BuilderBase {
   #outputs: Value[] = [];
   #nodes: Node[] = [];
   #initializers: Value[] = [];
+  readonly #initializerSet = new Set<Value>();
   readonly #usedValueNames = new Set<string>();
   readonly #usedNodeNames = new Set<string>();
   readonly #nextSuffix = new Map<string, number>();
@@ -129,7 +129,7 @@ export class Graph extends BuilderBase {
       case "input":
         return true;
       case "initializer":
-        return this.#initializers.includes(x);
+        return this.#initializerSet.has(x);
       case "node":
         return x.producer.node.state === "attached";
     }
@@ -220,7 +220,7 @@ export class Graph extends BuilderBase {
     const order = this.#plan(remove, newNodes, rewire);
     if (order === null) return refuse("the change would create a cycle");
 
-    for (const v of newInits) this.#initializers.push(v);
+    for (const v of newInits) this[kAddInitializer](v);
     for (const [old, nu] of rewire) {
       for (const u of [...old.uses]) if (!remove.has(u.node)) u.node.setInput(u.index, nu);
       if (nu.dtype === undefined) nu.dtype = old.dtype;
@@ -237,7 +237,10 @@ export class Graph extends BuilderBase {
       n.inputs.forEach((_, i) => n.setInput(i, null));
       n[kSetState]("removed");
     }
-    if (dropInits.size > 0) this.#initializers = this.#initializers.filter((v) => !dropInits.has(v));
+    if (dropInits.size > 0) {
+      this.#initializers = this.#initializers.filter((v) => !dropInits.has(v));
+      for (const v of dropInits) this.#initializerSet.delete(v);
+    }
     for (const n of newNodes) n[kSetState]("attached");
     this.#nodes = order;
     built?.[kConsume]();
@@ -351,11 +354,11 @@ export class Graph extends BuilderBase {
   [kAppendNode](node: Node): void {
     node[kSetState]("attached");
     this.#nodes.push(node);
-    if (node.domain === MS_DOMAIN && !this.opsets.has(MS_DOMAIN)) this.opsets.set(MS_DOMAIN, 1);
   }
 
   [kAddInitializer](value: Value): void {
     this.#initializers.push(value);
+    this.#initializerSet.add(value);
   }
 }
 

@@ -81,8 +81,7 @@ export class Initializer {
    */
   *chunks(): Generator<Uint8Array> {
     if (this.data.kind === "memory") {
-      const d = this.data.data;
-      yield new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
+      yield this.bytes();
       return;
     }
     const expected = this.byteLength;
@@ -102,7 +101,10 @@ export class Initializer {
 
   /** All the bytes in one fresh buffer (or a view of the in-memory array). */
   bytes(): Uint8Array {
-    if (this.data.kind === "memory") return this.chunks().next().value as Uint8Array;
+    if (this.data.kind === "memory") {
+      const d = this.data.data;
+      return new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
+    }
     const out = new Uint8Array(this.byteLength);
     let at = 0;
     for (const chunk of this.chunks()) {

@@ -57,7 +57,7 @@ export function verify(graph: Graph): string[] {
       }
       if (!v.uses.some((u) => u.node === n && u.index === i)) problems.push(`${where} is missing from the value's use list`);
       const p = v.producer;
-      if (p.kind === "initializer" && !graph.initializers.includes(v)) {
+      if (p.kind === "initializer" && !graph.contains(v)) {
         problems.push(`${where} is dangling: its initializer is not in the graph`);
       } else if (p.kind === "node") {
         const from = position.get(p.node);

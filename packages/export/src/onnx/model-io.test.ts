@@ -4,6 +4,8 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { after, describe, it } from "node:test";
 import { type DType, type Tensor, allocData, numel, openSafetensors, writeSafetensors } from "@oar/tensor";
+import { intAttr } from "../ir/attributes.js";
+import { formatGraph } from "../ir/format.js";
 import { Graph } from "../ir/graph.js";
 import { checkpointTensor, fileRangeSource } from "../ir/initializer.js";
 import { verify } from "../ir/verify.js";
@@ -143,6 +145,40 @@ describe("writeModel / readModel", () => {
     );
     assert.deepEqual(fs.readdirSync(dir), ["model.onnx"], "no data file and no temporary files");
     assert.deepEqual(fs.readFileSync(path.join(dir, "model.onnx")), before, "the earlier model is untouched");
+  });
+});
+
+describe("ops outside the default domain", () => {
+  it("writes an integer-valued float attribute of a com.microsoft op as a float, which onnxruntime requires", async () => {
+    const g = new Graph();
+    const x = g.input("x", "f32", [5]);
+    g.output(g.op("QuickGelu", [x], { attrs: { alpha: 2 } }), "y");
+    assert.deepEqual(g.nodes[0]!.attribute("alpha"), { type: "float", value: 2 });
+    const data = Float32Array.of(-2, -0.5, 0, 0.5, 2);
+    const r = writeModel(g, freshDir());
+    const got = (await runOrt(r.modelPath, { x: { dtype: "f32", shape: [5], data } })).y!;
+    const want = [...data].map((v) => v / (1 + Math.exp(-2 * v)));
+    assert.ok(maxRelDiff(got, want) < 1e-5);
+    const back = readModel(r.modelPath);
+    assert.equal(back.nodes[0]!.opType, "QuickGelu");
+    assert.equal(back.nodes[0]!.domain, "com.microsoft");
+    assert.equal(back.opsets.get("com.microsoft"), 1);
+  });
+
+  it("carries an op the IR does not know as a foreign op, attributes and all", async () => {
+    const g = new Graph();
+    const x = g.input("x", "f32", [2, 3]);
+    const n = g.foreignNode("ai.onnx::Hardmax", [x], { attributes: { axis: intAttr(-1) }, name: "hardmax" });
+    n.output(0).dtype = "f32";
+    n.output(0).shape = [2, 3];
+    g.output(n.output(0), "y");
+    const r = writeModel(g, freshDir());
+    const back = readModel(r.modelPath);
+    assert.equal(back.nodes[0]!.opType, "ai.onnx::Hardmax");
+    assert.deepEqual(back.nodes[0]!.attribute("axis"), { type: "int", value: -1 });
+    assert.match(formatGraph(back), /node {3}y: f32 \[2, 3\] = ai\.onnx::Hardmax 'hardmax'\(x\) axis=-1/);
+    const got = (await runOrt(writeModel(back, freshDir()).modelPath, { x: { dtype: "f32", shape: [2, 3], data: Float32Array.of(1, 3, 2, 0, -1, 5) } })).y!;
+    assert.deepEqual(got, [0, 1, 0, 0, 0, 1]);
   });
 });
 

@@ -1,6 +1,6 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { type DType, type TypedArray, allocData, dtypeSize, numel, shapeString, viewAs } from "@oar/tensor";
+import { type DType, type TypedArray, allocData, assertNever, dtypeSize, numel, shapeString, viewAs } from "@oar/tensor";
 import type { Attribute } from "../ir/attributes.js";
 import { dtypeOfOnnxDataType, onnxDataTypeName } from "../ir/dtype.js";
 import { Graph } from "../ir/graph.js";
@@ -54,7 +54,12 @@ export function readModel(file: string): Graph {
     throw new OnnxFileError(file, `cannot read the file (${(e as Error).message})`, { cause: e });
   }
   const model = decodeModel(file, bytes);
-  return new Reader(file, path.dirname(file)).graph(model);
+  try {
+    return new Reader(file, path.dirname(file)).graph(model);
+  } catch (e) {
+    if (e instanceof OnnxFileError) throw e;
+    throw new OnnxFileError(file, (e as Error).message, { cause: e });
+  }
 }
 
 function decodeModel(file: string, bytes: Uint8Array): ModelProto {
@@ -283,6 +288,8 @@ class Reader {
       case "bf16":
         fill(t.int32Data, "int32_data", (i, x) => ((out as Int32Array | Int16Array | Int8Array | Uint8Array | Uint16Array)[i] = x as number));
         break;
+      default:
+        assertNever(dtype);
     }
     return out;
   }

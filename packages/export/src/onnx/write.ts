@@ -1,7 +1,7 @@
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { type DType, type Tensor, assertNever } from "@oar/tensor";
+import { type Tensor, assertNever } from "@oar/tensor";
 import type { Attribute } from "../ir/attributes.js";
 import { onnxDataTypeOf } from "../ir/dtype.js";
 import type { Graph } from "../ir/graph.js";
@@ -235,7 +235,7 @@ function initializerProto(name: string, init: Initializer, location: Location | 
 
 function tensorProto(t: Tensor): TensorProto {
   const d = t.data;
-  return { dataType: onnxDataTypeOf(t.dtype as DType), dims: [...t.shape], rawData: new Uint8Array(d.buffer, d.byteOffset, d.byteLength) };
+  return { dataType: onnxDataTypeOf(t.dtype), dims: [...t.shape], rawData: new Uint8Array(d.buffer, d.byteOffset, d.byteLength) };
 }
 
 function nodeProto(n: Node): NodeProto {

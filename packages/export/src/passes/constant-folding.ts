@@ -65,8 +65,12 @@ export function constantFolding(options: ConstantFoldingOptions = {}): Pass {
         const b = new RewriteBuilder(graph);
         const c = b.initializer(folded.value, { name: out.name });
         const r = graph.replace({ remove: [node], insert: b, rewire: [[out, c]] });
-        if (r.ok) fired++;
-        else rejections.push({ node: node.name, reason: r.reason });
+        if (r.ok) {
+          fired++;
+        } else {
+          b.discard();
+          rejections.push({ node: node.name, reason: r.reason });
+        }
       }
       return { changed: fired > 0, fired, rejections };
     },

@@ -1,6 +1,5 @@
 import { type Attribute, attributeFromSchema, attributesEqual } from "../ir/attributes.js";
-import { constantValue } from "../ir/constant.js";
-import { tensorNumbers } from "../ir/constant.js";
+import { constantValue, tensorNumbers } from "../ir/constant.js";
 import { isFloatDType } from "../ir/dtype.js";
 import type { Graph } from "../ir/graph.js";
 import type { Node } from "../ir/node.js";
@@ -230,7 +229,7 @@ export interface Match<V extends string> {
   readonly vars: { readonly [K in V]: Value };
   /** The values of the pattern's outputs, in the order the pattern returned them. */
   readonly outputs: readonly Value[];
-  /** Every node the pattern's ops matched, in graph order; a rewrite removes them. */
+  /** Every node the pattern's ops matched, the root first; a rewrite removes them. */
   readonly nodes: readonly Node[];
   /** The node producing variable `name` (bound with `as`); throws when it is not a node output. */
   node(name: V): Node;
@@ -291,7 +290,8 @@ export class Pattern<V extends string> {
       return;
     }
     const out = this.outputs[i]!;
-    for (const candidate of this.#candidates(b, out.node.op)) {
+    const bound = b.nodes.get(out.node);
+    for (const candidate of bound !== undefined ? [bound] : this.#candidates(b, out.node.op)) {
       const v = candidate.outputs[out.index];
       if (v === null || v === undefined) continue;
       for (const next of matchOutput(out.node, out.index, v, b)) yield* this.#rest(graph, i + 1, next, [...outputs, v]);
@@ -322,13 +322,11 @@ export class Pattern<V extends string> {
 
 function makeMatch<V extends string>(graph: Graph, b: Bindings, outputs: readonly Value[]): Match<V> {
   const vars = Object.fromEntries(b.vars) as { readonly [K in V]: Value };
-  const order = new Map(graph.nodes.map((n, i) => [n, i]));
-  const nodes = [...b.nodes.values()].sort((x, y) => order.get(x)! - order.get(y)!);
   return {
     graph,
     vars,
     outputs,
-    nodes,
+    nodes: [...b.nodes.values()],
     node(name: V): Node {
       const v = vars[name];
       if (v.node === null) throw new Error(`pattern variable '${name}' matched '${v.name}', which no node produces`);

@@ -6,6 +6,7 @@ import { after, describe, it } from "node:test";
 import type { Tensor } from "@oar/tensor";
 import { constantValue } from "../ir/constant.js";
 import { Graph } from "../ir/graph.js";
+import { Sym } from "../ir/shape.js";
 import { verify } from "../ir/verify.js";
 import { writeModel } from "../onnx/write.js";
 import { maxRelDiff, randomF32, runOrt } from "../testing/ort.js";
@@ -135,6 +136,34 @@ describe("patterns", () => {
     const after = await run(g, feeds);
     assert.ok(maxRelDiff(after.ya!, before.ya!) < 1e-6);
     assert.ok(maxRelDiff(after.yb!, before.yb!) < 1e-6);
+  });
+
+  it("match ops with several outputs: Concat(Split(x)) on the same axis is x", async () => {
+    const splitConcat = defineRule({
+      name: "split-concat",
+      vars: ["x", "sizes"],
+      pattern: (p, { x, sizes }) => {
+        const [a, b] = p.opOutputs("Split", [x, sizes], { outputs: 2 });
+        return p.op("Concat", [a!, b!]);
+      },
+      check: (m) => {
+        const split = m.nodes.find((n) => n.is("Split"))!;
+        const concat = m.nodes[0]!;
+        return split.int("axis", 0) === concat.int("axis") ? accept(m.vars.x) : reject("different axes");
+      },
+      rewrite: (_, x) => x,
+    });
+    const g = new Graph();
+    const x = g.input("x", "f32", [Sym.batch, 6]);
+    const halves = () => g.node("Split", [x, g.int64s([2, 4])], { attrs: { axis: 1 }, outputs: 2 });
+    const s1 = halves();
+    const same = g.op("Concat", [s1.output(0), s1.output(1)], { attrs: { axis: 1 } });
+    const s2 = halves();
+    const other = g.op("Concat", [s2.output(0), s2.output(1)], { attrs: { axis: 0 }, name: "stacked" });
+    g.output(g.op("Relu", [same]), "y");
+    g.output(other, "z");
+    assert.deepEqual(splitConcat.explain(same.node!), { ok: true });
+    assert.deepEqual(splitConcat.explain(other.node!), { ok: false, reason: "different axes" });
   });
 
   it("refuse at definition a variable declared but not used", () => {

@@ -127,8 +127,12 @@ export function defineRule<const V extends string, P>(spec: RuleSpec<V, P>): Rul
           insert: b,
           rewire: a.match.outputs.map((o, i) => [o, values[i]!] as const).filter(([o, v]) => o !== v),
         });
-        if (r.ok) fired++;
-        else rejections.push({ node: root.name, reason: r.reason });
+        if (r.ok) {
+          fired++;
+        } else {
+          b.discard();
+          rejections.push({ node: root.name, reason: r.reason });
+        }
       }
       return { changed: fired > 0, fired, rejections };
     },
