@@ -16,3 +16,4 @@ export {
   safetensorsDtypeName,
 } from "./safetensors.js";
 export { openCheckpoint } from "./checkpoint.js";
+export * from "./kernels/index.js";

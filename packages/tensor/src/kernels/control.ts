@@ -1,0 +1,135 @@
+/**
+ * The control block the pool's threads share: one SharedArrayBuffer holding
+ * the current job and the counters that hand it out, so that a matmul costs a
+ * few atomic operations instead of a message per worker.
+ *
+ * A job: the calling thread writes the fields, resets NEXT and PENDING, then
+ * bumps GEN. Each worker sees GEN change, claims chunks of rows from NEXT
+ * (Atomics.add) until none are left, and decrements PENDING; the caller claims
+ * chunks too, then waits for PENDING to reach 0. Dynamic chunks keep both
+ * cores busy when another process takes one of them for a while.
+ */
+import type { KernelExports } from "./wasm.js";
+
+export const Slot = {
+  /** Job generation; idle workers wait on it. */
+  GEN: 0,
+  /** Workers that have not finished the current job; the caller waits on it. */
+  PENDING: 1,
+  /** Next chunk to claim. */
+  NEXT: 2,
+  /** Workers asleep in Atomics.wait on GEN (the caller notifies only if any). */
+  SLEEPERS: 3,
+  /** 1 while the caller sleeps on PENDING (the last worker notifies only then). */
+  CALLER_SLEEPS: 4,
+  /** 1 once a worker has recorded an error for the current job. */
+  FAILED: 5,
+  /** Bytes of the error message in the text area. */
+  ERROR_LENGTH: 6,
+  /** What to do: one of Op. */
+  OP: 8,
+  /** Which memory (and so which instance) the job uses. */
+  MEMORY: 9,
+  X: 10,
+  XS: 11,
+  M: 12,
+  W: 13,
+  S: 14,
+  K: 15,
+  BS: 16,
+  FLUSH: 17,
+  N: 18,
+  OUT: 19,
+  LDO: 20,
+  BIAS: 21,
+  /** Rows per chunk (a multiple of 4). */
+  CHUNK: 22,
+  /** Number of chunks. */
+  CHUNKS: 23,
+} as const;
+
+export const Op = {
+  /** Leave the worker loop. */
+  EXIT: 1,
+  /** Take the memory posted to this worker and instantiate the kernels on it. */
+  ATTACH: 2,
+  GEMV_F32: 3,
+  GEMM_F32: 4,
+  GEMV_BF16: 5,
+  GEMM_BF16: 6,
+  GEMV_F16: 7,
+  GEMM_F16: 8,
+  GEMV_Q8: 9,
+  GEMM_Q8: 10,
+} as const;
+
+const CONTROL_INTS = 32;
+const ERROR_BYTES = 2048;
+
+export function createControl(): SharedArrayBuffer {
+  return new SharedArrayBuffer(CONTROL_INTS * 4 + ERROR_BYTES);
+}
+
+function errorText(control: SharedArrayBuffer): Uint8Array {
+  return new Uint8Array(control, CONTROL_INTS * 4, ERROR_BYTES);
+}
+
+/** Records the first error of a job (later ones would only repeat it). */
+export function recordError(ctl: Int32Array, message: string): void {
+  if (Atomics.compareExchange(ctl, Slot.FAILED, 0, 1) !== 0) return;
+  const { written } = new TextEncoder().encodeInto(message, errorText(ctl.buffer as SharedArrayBuffer));
+  Atomics.store(ctl, Slot.ERROR_LENGTH, written);
+}
+
+/** The recorded error of the last job, if any, and clears it. */
+export function takeError(ctl: Int32Array): string | undefined {
+  if (Atomics.load(ctl, Slot.FAILED) === 0) return undefined;
+  const length = Atomics.load(ctl, Slot.ERROR_LENGTH);
+  // TextDecoder refuses views of shared memory: copy the bytes out first.
+  const text = new TextDecoder().decode(errorText(ctl.buffer as SharedArrayBuffer).slice(0, length));
+  Atomics.store(ctl, Slot.FAILED, 0);
+  return text;
+}
+
+/** Claims and computes chunks of the current job until none are left. */
+export function runChunks(ctl: Int32Array, instances: readonly KernelExports[]): void {
+  const op = ctl[Slot.OP]!;
+  const kernels = instances[ctl[Slot.MEMORY]!];
+  if (!kernels) throw new Error(`no kernels instantiated for memory ${ctl[Slot.MEMORY]}`);
+  const x = ctl[Slot.X]!, xs = ctl[Slot.XS]!, m = ctl[Slot.M]!, w = ctl[Slot.W]!, s = ctl[Slot.S]!;
+  const k = ctl[Slot.K]!, bs = ctl[Slot.BS]!, flush = ctl[Slot.FLUSH]!, n = ctl[Slot.N]!;
+  const out = ctl[Slot.OUT]!, ldo = ctl[Slot.LDO]!, bias = ctl[Slot.BIAS]!;
+  const chunk = ctl[Slot.CHUNK]!, chunks = ctl[Slot.CHUNKS]!;
+  for (let c = Atomics.add(ctl, Slot.NEXT, 1); c < chunks; c = Atomics.add(ctl, Slot.NEXT, 1)) {
+    const n0 = c * chunk;
+    const n1 = Math.min(n, n0 + chunk);
+    switch (op) {
+      case Op.GEMV_F32:
+        kernels.gemv_f32(x, w, k, n0, n1, out, bias);
+        break;
+      case Op.GEMM_F32:
+        kernels.gemm_f32(x, m, w, k, n0, n1, out, ldo, bias);
+        break;
+      case Op.GEMV_BF16:
+        kernels.gemv_bf16(x, w, k, n0, n1, out, bias);
+        break;
+      case Op.GEMM_BF16:
+        kernels.gemm_bf16(x, m, w, k, n0, n1, out, ldo, bias);
+        break;
+      case Op.GEMV_F16:
+        kernels.gemv_f16(x, w, k, n0, n1, out, bias);
+        break;
+      case Op.GEMM_F16:
+        kernels.gemm_f16(x, m, w, k, n0, n1, out, ldo, bias);
+        break;
+      case Op.GEMV_Q8:
+        kernels.gemv_q8(x, xs, w, s, k, bs, flush, n0, n1, out, bias);
+        break;
+      case Op.GEMM_Q8:
+        kernels.gemm_q8(x, xs, m, w, s, k, bs, flush, n0, n1, out, ldo, bias);
+        break;
+      default:
+        throw new Error(`unknown compute op ${op}`);
+    }
+  }
+}

@@ -1,0 +1,4 @@
+/** WebAssembly SIMD matmul kernels on a worker pool sharing memory (see pool.ts and kernels.wat). */
+export { type WeightFormat, type WeightSpec } from "./format.js";
+export { type ComputePool, type DeviceWeight, type PoolOptions, createComputePool } from "./pool.js";
+export { type HostWeight, matmulReference } from "./reference.js";

@@ -1,0 +1,833 @@
+;; Oar's CPU matmul kernels in 128-bit WebAssembly SIMD.
+;;
+;;   out[m, n] = sum_k x[m, k] * W[n, k]  (+ bias[n])
+;;
+;; W is row-major [N, K] (Hugging Face [out, in]) in one of four formats:
+;;   f32   4-byte floats.
+;;   bf16  raw bfloat16 bits: an f32 is the 16 bits shifted into the top half.
+;;   f16   raw IEEE half bits, widened with integer ops (exact for zero, subnormals
+;;         and both signs; inf/NaN are not special-cased: weights hold none).
+;;   q8    int8 with one f32 scale per block of `bs` along K (W ~ q * scale). x is
+;;         first quantized per row to int16 with one f32 scale by $quantize_rows;
+;;         the products are summed exactly in i32 by i32x4.dot_i16x8_s and turned
+;;         into f32 with the block's scale every `sub` elements (see gemv_q8).
+;;
+;; Every pointer is a byte offset into the imported memory. Offset 0 never holds
+;; a tensor, so a bias pointer of 0 means "no bias". The host splits rows [0, N)
+;; into chunks and calls one kernel per chunk on every thread; a kernel computes
+;; the rows [n0, n1) of its chunk.
+;;
+;; Two kernels per format:
+;;   gemv_*  one x row against 4 W rows (decode, M = 1). The 4 rows stream from
+;;           memory side by side into 4 accumulators, and each x vector loaded
+;;           serves all 4, so the loop is one W load per multiply-add.
+;;   gemm_*  4 x rows against 2 W rows (prefill, M > 1): 8 accumulators. Each W
+;;           vector loaded (and widened) is used by 4 x rows and each x vector by
+;;           2 W rows, so a W row comes from memory once per 4 x rows and the loop
+;;           is bound by arithmetic, not memory. 8 accumulators + 2 W + 1 x vector
+;;           stay within the 16 xmm registers V8 allocates from. The host keeps
+;;           the x rows of one call small enough to stay in L2.
+;; Rows past the end of a block are clamped to the last real row (read again,
+;; from cache) and their results are not stored, so there is no separate kernel
+;; for N % 4 or M % 4.
+;;
+;; Both kernels of a format give every (m, n) the same sequence of f32
+;; operations: one 4-lane accumulator over k in steps of 4 (f32) or 8 (16-bit:
+;; low half, then high half), its lanes summed as (l0 + l1) + (l2 + l3), the K
+;; tail added one element at a time, then the bias. For q8 the i32 sums are
+;; exact and the f32 steps are the same per block. So a row's output depends
+;; neither on M nor on the blocking: a batch and a single row agree bit for bit.
+(module
+  (import "env" "memory" (memory 1 65536 shared))
+
+  ;; ---- helpers: row pointers, lane sums, scalar widening, stores ----------
+
+  ;; Address of row min(r, last) of a matrix at `base` with rows `stride` bytes apart.
+  (func $row (param $base i32) (param $r i32) (param $last i32) (param $stride i32) (result i32)
+    (i32.add (local.get $base)
+      (i32.mul (select (local.get $r) (local.get $last) (i32.lt_s (local.get $r) (local.get $last)))
+               (local.get $stride))))
+
+  ;; (l0 + l1) + (l2 + l3): the one order every kernel sums an accumulator in.
+  (func $hsum (param $v v128) (result f32)
+    (f32.add
+      (f32.add (f32x4.extract_lane 0 (local.get $v)) (f32x4.extract_lane 1 (local.get $v)))
+      (f32.add (f32x4.extract_lane 2 (local.get $v)) (f32x4.extract_lane 3 (local.get $v)))))
+
+  ;; Lane j of the result is the sum of the 4 lanes of a_j (i32, exact): two
+  ;; rounds of pairing lanes by shuffles, as a 4x4 transpose fused with the adds.
+  (func $hsum4_i32 (param $a0 v128) (param $a1 v128) (param $a2 v128) (param $a3 v128) (result v128)
+    (local $t01 v128) (local $t23 v128)
+    ;; t01 = [a0.0 + a0.2, a0.1 + a0.3, a1.0 + a1.2, a1.1 + a1.3]
+    (local.set $t01 (i32x4.add
+      (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $a0) (local.get $a1))
+      (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $a0) (local.get $a1))))
+    (local.set $t23 (i32x4.add
+      (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $a2) (local.get $a3))
+      (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $a2) (local.get $a3))))
+    ;; [t01.0 + t01.1, t01.2 + t01.3, t23.0 + t23.1, t23.2 + t23.3]
+    (i32x4.add
+      (i8x16.shuffle 0 1 2 3 8 9 10 11 16 17 18 19 24 25 26 27 (local.get $t01) (local.get $t23))
+      (i8x16.shuffle 4 5 6 7 12 13 14 15 20 21 22 23 28 29 30 31 (local.get $t01) (local.get $t23))))
+
+  ;; One f16 (low 16 bits of h) as f32. Put the half in the top 16 bits, shift
+  ;; right by 3 arithmetically and keep the sign and the 15 bits of exponent and
+  ;; mantissa, which now sit where an f32 keeps them: that f32 is the half's
+  ;; value times 2^-112 (also for subnormals, which become f32 subnormals), and
+  ;; the multiply by 2^112 is exact.
+  (func $f16 (param $h i32) (result f32)
+    (f32.mul
+      (f32.reinterpret_i32
+        (i32.and (i32.shr_s (i32.shl (local.get $h) (i32.const 16)) (i32.const 3))
+                 (i32.const 0x8fffe000)))
+      (f32.const 0x1p112)))
+
+  ;; Writes v (+ bias[n] when there is a bias) to dst.
+  (func $put (param $dst i32) (param $v f32) (param $bias i32) (param $n i32)
+    (if (local.get $bias)
+      (then (local.set $v (f32.add (local.get $v)
+        (f32.load (i32.add (local.get $bias) (i32.shl (local.get $n) (i32.const 2))))))))
+    (f32.store (local.get $dst) (local.get $v)))
+
+  ;; Lanes c < cols of v are out[n + c] of one row (a gemv block); the rest are
+  ;; clamped duplicates.
+  (func $put_cols (param $dst i32) (param $cols i32) (param $bias i32) (param $n i32) (param $v v128)
+    (call $put (local.get $dst) (f32x4.extract_lane 0 (local.get $v)) (local.get $bias) (local.get $n))
+    (if (i32.gt_s (local.get $cols) (i32.const 1)) (then
+      (call $put (i32.add (local.get $dst) (i32.const 4)) (f32x4.extract_lane 1 (local.get $v))
+        (local.get $bias) (i32.add (local.get $n) (i32.const 1)))))
+    (if (i32.gt_s (local.get $cols) (i32.const 2)) (then
+      (call $put (i32.add (local.get $dst) (i32.const 8)) (f32x4.extract_lane 2 (local.get $v))
+        (local.get $bias) (i32.add (local.get $n) (i32.const 2)))))
+    (if (i32.gt_s (local.get $cols) (i32.const 3)) (then
+      (call $put (i32.add (local.get $dst) (i32.const 12)) (f32x4.extract_lane 3 (local.get $v))
+        (local.get $bias) (i32.add (local.get $n) (i32.const 3))))))
+
+  ;; Lanes j < rows of v are out[m + j, n] of one column (a gemm block): rows are
+  ;; `ldob` bytes apart.
+  (func $put_rows (param $dst i32) (param $ldob i32) (param $rows i32) (param $bias i32) (param $n i32) (param $v v128)
+    (call $put (local.get $dst) (f32x4.extract_lane 0 (local.get $v)) (local.get $bias) (local.get $n))
+    (if (i32.gt_s (local.get $rows) (i32.const 1)) (then
+      (call $put (i32.add (local.get $dst) (local.get $ldob))
+        (f32x4.extract_lane 1 (local.get $v)) (local.get $bias) (local.get $n))))
+    (if (i32.gt_s (local.get $rows) (i32.const 2)) (then
+      (call $put (i32.add (local.get $dst) (i32.shl (local.get $ldob) (i32.const 1)))
+        (f32x4.extract_lane 2 (local.get $v)) (local.get $bias) (local.get $n))))
+    (if (i32.gt_s (local.get $rows) (i32.const 3)) (then
+      (call $put (i32.add (local.get $dst) (i32.mul (local.get $ldob) (i32.const 3)))
+        (f32x4.extract_lane 3 (local.get $v)) (local.get $bias) (local.get $n)))))
+
+  (func $vec4 (param $a f32) (param $b f32) (param $c f32) (param $d f32) (result v128)
+    (f32x4.replace_lane 3
+      (f32x4.replace_lane 2
+        (f32x4.replace_lane 1 (f32x4.splat (local.get $a)) (local.get $b))
+        (local.get $c))
+      (local.get $d)))
+
+  ;; ---- finishing one dot product: lane sum, then the K tail ---------------
+  ;; $from is the first element the vector loop did not cover.
+
+  (func $finish_f32 (param $acc v128) (param $x i32) (param $w i32) (param $from i32) (param $k i32) (result f32)
+    (local $s f32) (local $i i32)
+    (local.set $s (call $hsum (local.get $acc)))
+    (local.set $i (local.get $from))
+    (block $done (loop $tail
+      (br_if $done (i32.ge_u (local.get $i) (local.get $k)))
+      (local.set $s (f32.add (local.get $s)
+        (f32.mul (f32.load (i32.add (local.get $x) (i32.shl (local.get $i) (i32.const 2))))
+                 (f32.load (i32.add (local.get $w) (i32.shl (local.get $i) (i32.const 2)))))))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $tail)))
+    (local.get $s))
+
+  (func $finish_bf16 (param $acc v128) (param $x i32) (param $w i32) (param $from i32) (param $k i32) (result f32)
+    (local $s f32) (local $i i32)
+    (local.set $s (call $hsum (local.get $acc)))
+    (local.set $i (local.get $from))
+    (block $done (loop $tail
+      (br_if $done (i32.ge_u (local.get $i) (local.get $k)))
+      (local.set $s (f32.add (local.get $s)
+        (f32.mul (f32.load (i32.add (local.get $x) (i32.shl (local.get $i) (i32.const 2))))
+                 (f32.reinterpret_i32 (i32.shl
+                   (i32.load16_u (i32.add (local.get $w) (i32.shl (local.get $i) (i32.const 1))))
+                   (i32.const 16))))))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $tail)))
+    (local.get $s))
+
+  (func $finish_f16 (param $acc v128) (param $x i32) (param $w i32) (param $from i32) (param $k i32) (result f32)
+    (local $s f32) (local $i i32)
+    (local.set $s (call $hsum (local.get $acc)))
+    (local.set $i (local.get $from))
+    (block $done (loop $tail
+      (br_if $done (i32.ge_u (local.get $i) (local.get $k)))
+      (local.set $s (f32.add (local.get $s)
+        (f32.mul (f32.load (i32.add (local.get $x) (i32.shl (local.get $i) (i32.const 2))))
+                 (call $f16 (i32.load16_u (i32.add (local.get $w) (i32.shl (local.get $i) (i32.const 1))))))))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $tail)))
+    (local.get $s))
+
+  ;; ---- f32 ------------------------------------------------------------------
+
+  ;; out[n] for n in [n0, n1); x [k] f32, w [N, k] f32, out [N].
+  (func (export "gemv_f32")
+    (param $x i32) (param $w i32) (param $k i32) (param $n0 i32) (param $n1 i32) (param $out i32) (param $bias i32)
+    (local $kb i32) (local $kv i32) (local $last i32) (local $n i32) (local $i i32)
+    (local $w0 i32) (local $w1 i32) (local $w2 i32) (local $w3 i32)
+    (local $xv v128) (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128)
+    (local.set $kb (i32.shl (local.get $k) (i32.const 2)))
+    ;; bytes covered 4 elements at a time
+    (local.set $kv (i32.shl (i32.and (local.get $k) (i32.const -4)) (i32.const 2)))
+    (local.set $last (i32.sub (local.get $n1) (i32.const 1)))
+    (local.set $n (local.get $n0))
+    (block $rows_done (loop $rows
+      (br_if $rows_done (i32.ge_s (local.get $n) (local.get $n1)))
+      (local.set $w0 (call $row (local.get $w) (local.get $n) (local.get $last) (local.get $kb)))
+      (local.set $w1 (call $row (local.get $w) (i32.add (local.get $n) (i32.const 1)) (local.get $last) (local.get $kb)))
+      (local.set $w2 (call $row (local.get $w) (i32.add (local.get $n) (i32.const 2)) (local.get $last) (local.get $kb)))
+      (local.set $w3 (call $row (local.get $w) (i32.add (local.get $n) (i32.const 3)) (local.get $last) (local.get $kb)))
+      (local.set $a0 (v128.const i32x4 0 0 0 0))
+      (local.set $a1 (v128.const i32x4 0 0 0 0))
+      (local.set $a2 (v128.const i32x4 0 0 0 0))
+      (local.set $a3 (v128.const i32x4 0 0 0 0))
+      (local.set $i (i32.const 0))
+      (block $k_done (loop $k_loop
+        (br_if $k_done (i32.ge_u (local.get $i) (local.get $kv)))
+        ;; 1 x vector feeds 4 W rows
+        (local.set $xv (v128.load (i32.add (local.get $x) (local.get $i))))
+        (local.set $a0 (f32x4.add (local.get $a0)
+          (f32x4.mul (local.get $xv) (v128.load (i32.add (local.get $w0) (local.get $i))))))
+        (local.set $a1 (f32x4.add (local.get $a1)
+          (f32x4.mul (local.get $xv) (v128.load (i32.add (local.get $w1) (local.get $i))))))
+        (local.set $a2 (f32x4.add (local.get $a2)
+          (f32x4.mul (local.get $xv) (v128.load (i32.add (local.get $w2) (local.get $i))))))
+        (local.set $a3 (f32x4.add (local.get $a3)
+          (f32x4.mul (local.get $xv) (v128.load (i32.add (local.get $w3) (local.get $i))))))
+        (local.set $i (i32.add (local.get $i) (i32.const 16)))
+        (br $k_loop)))
+      (local.set $i (i32.shr_u (local.get $kv) (i32.const 2)))
+      (call $put_cols
+        (i32.add (local.get $out) (i32.shl (local.get $n) (i32.const 2)))
+        (i32.sub (local.get $n1) (local.get $n)) (local.get $bias) (local.get $n)
+        (call $vec4
+          (call $finish_f32 (local.get $a0) (local.get $x) (local.get $w0) (local.get $i) (local.get $k))
+          (call $finish_f32 (local.get $a1) (local.get $x) (local.get $w1) (local.get $i) (local.get $k))
+          (call $finish_f32 (local.get $a2) (local.get $x) (local.get $w2) (local.get $i) (local.get $k))
+          (call $finish_f32 (local.get $a3) (local.get $x) (local.get $w3) (local.get $i) (local.get $k))))
+      (local.set $n (i32.add (local.get $n) (i32.const 4)))
+      (br $rows))))
+
+  ;; out[m', n] for m' in [0, m), n in [n0, n1); x [m, k] f32, w [N, k] f32,
+  ;; out rows `ldo` floats apart.
+  (func (export "gemm_f32")
+    (param $x i32) (param $m i32) (param $w i32) (param $k i32) (param $n0 i32) (param $n1 i32)
+    (param $out i32) (param $ldo i32) (param $bias i32)
+    (local $kb i32) (local $kv i32) (local $lastn i32) (local $lastm i32) (local $ldob i32)
+    (local $n i32) (local $mi i32) (local $i i32) (local $o i32)
+    (local $w0 i32) (local $w1 i32) (local $x0 i32) (local $x1 i32) (local $x2 i32) (local $x3 i32)
+    (local $wv0 v128) (local $wv1 v128) (local $xv v128)
+    (local $a00 v128) (local $a01 v128) (local $a10 v128) (local $a11 v128)
+    (local $a20 v128) (local $a21 v128) (local $a30 v128) (local $a31 v128)
+    (local.set $kb (i32.shl (local.get $k) (i32.const 2)))
+    (local.set $kv (i32.shl (i32.and (local.get $k) (i32.const -4)) (i32.const 2)))
+    (local.set $lastn (i32.sub (local.get $n1) (i32.const 1)))
+    (local.set $lastm (i32.sub (local.get $m) (i32.const 1)))
+    (local.set $ldob (i32.shl (local.get $ldo) (i32.const 2)))
+    (local.set $n (local.get $n0))
+    (block $cols_done (loop $cols
+      (br_if $cols_done (i32.ge_s (local.get $n) (local.get $n1)))
+      (local.set $w0 (call $row (local.get $w) (local.get $n) (local.get $lastn) (local.get $kb)))
+      (local.set $w1 (call $row (local.get $w) (i32.add (local.get $n) (i32.const 1)) (local.get $lastn) (local.get $kb)))
+      (local.set $mi (i32.const 0))
+      (block $rows_done (loop $rows
+        (br_if $rows_done (i32.ge_s (local.get $mi) (local.get $m)))
+        (local.set $x0 (call $row (local.get $x) (local.get $mi) (local.get $lastm) (local.get $kb)))
+        (local.set $x1 (call $row (local.get $x) (i32.add (local.get $mi) (i32.const 1)) (local.get $lastm) (local.get $kb)))
+        (local.set $x2 (call $row (local.get $x) (i32.add (local.get $mi) (i32.const 2)) (local.get $lastm) (local.get $kb)))
+        (local.set $x3 (call $row (local.get $x) (i32.add (local.get $mi) (i32.const 3)) (local.get $lastm) (local.get $kb)))
+        (local.set $a00 (v128.const i32x4 0 0 0 0)) (local.set $a01 (v128.const i32x4 0 0 0 0))
+        (local.set $a10 (v128.const i32x4 0 0 0 0)) (local.set $a11 (v128.const i32x4 0 0 0 0))
+        (local.set $a20 (v128.const i32x4 0 0 0 0)) (local.set $a21 (v128.const i32x4 0 0 0 0))
+        (local.set $a30 (v128.const i32x4 0 0 0 0)) (local.set $a31 (v128.const i32x4 0 0 0 0))
+        (local.set $i (i32.const 0))
+        (block $k_done (loop $k_loop
+          (br_if $k_done (i32.ge_u (local.get $i) (local.get $kv)))
+          ;; 2 W vectors, each used by the 4 x rows below
+          (local.set $wv0 (v128.load (i32.add (local.get $w0) (local.get $i))))
+          (local.set $wv1 (v128.load (i32.add (local.get $w1) (local.get $i))))
+          (local.set $xv (v128.load (i32.add (local.get $x0) (local.get $i))))
+          (local.set $a00 (f32x4.add (local.get $a00) (f32x4.mul (local.get $xv) (local.get $wv0))))
+          (local.set $a01 (f32x4.add (local.get $a01) (f32x4.mul (local.get $xv) (local.get $wv1))))
+          (local.set $xv (v128.load (i32.add (local.get $x1) (local.get $i))))
+          (local.set $a10 (f32x4.add (local.get $a10) (f32x4.mul (local.get $xv) (local.get $wv0))))
+          (local.set $a11 (f32x4.add (local.get $a11) (f32x4.mul (local.get $xv) (local.get $wv1))))
+          (local.set $xv (v128.load (i32.add (local.get $x2) (local.get $i))))
+          (local.set $a20 (f32x4.add (local.get $a20) (f32x4.mul (local.get $xv) (local.get $wv0))))
+          (local.set $a21 (f32x4.add (local.get $a21) (f32x4.mul (local.get $xv) (local.get $wv1))))
+          (local.set $xv (v128.load (i32.add (local.get $x3) (local.get $i))))
+          (local.set $a30 (f32x4.add (local.get $a30) (f32x4.mul (local.get $xv) (local.get $wv0))))
+          (local.set $a31 (f32x4.add (local.get $a31) (f32x4.mul (local.get $xv) (local.get $wv1))))
+          (local.set $i (i32.add (local.get $i) (i32.const 16)))
+          (br $k_loop)))
+        (local.set $i (i32.shr_u (local.get $kv) (i32.const 2)))
+        (local.set $o (i32.add (local.get $out)
+          (i32.shl (i32.add (i32.mul (local.get $mi) (local.get $ldo)) (local.get $n)) (i32.const 2))))
+        (call $put_rows (local.get $o) (local.get $ldob) (i32.sub (local.get $m) (local.get $mi))
+          (local.get $bias) (local.get $n)
+          (call $vec4
+            (call $finish_f32 (local.get $a00) (local.get $x0) (local.get $w0) (local.get $i) (local.get $k))
+            (call $finish_f32 (local.get $a10) (local.get $x1) (local.get $w0) (local.get $i) (local.get $k))
+            (call $finish_f32 (local.get $a20) (local.get $x2) (local.get $w0) (local.get $i) (local.get $k))
+            (call $finish_f32 (local.get $a30) (local.get $x3) (local.get $w0) (local.get $i) (local.get $k))))
+        (if (i32.lt_s (i32.add (local.get $n) (i32.const 1)) (local.get $n1)) (then
+          (call $put_rows (i32.add (local.get $o) (i32.const 4)) (local.get $ldob)
+            (i32.sub (local.get $m) (local.get $mi)) (local.get $bias) (i32.add (local.get $n) (i32.const 1))
+            (call $vec4
+              (call $finish_f32 (local.get $a01) (local.get $x0) (local.get $w1) (local.get $i) (local.get $k))
+              (call $finish_f32 (local.get $a11) (local.get $x1) (local.get $w1) (local.get $i) (local.get $k))
+              (call $finish_f32 (local.get $a21) (local.get $x2) (local.get $w1) (local.get $i) (local.get $k))
+              (call $finish_f32 (local.get $a31) (local.get $x3) (local.get $w1) (local.get $i) (local.get $k))))))
+        (local.set $mi (i32.add (local.get $mi) (i32.const 4)))
+        (br $rows)))
+      (local.set $n (i32.add (local.get $n) (i32.const 2)))
+      (br $cols))))
+
+  ;; ---- bf16 -----------------------------------------------------------------
+  ;; 8 weights per 16-byte load. Interleaving them with zeros (the shuffles
+  ;; below, one punpcklwd/punpckhwd each) yields elements 0-3 and 4-7 as f32.
+
+  (func (export "gemv_bf16")
+    (param $x i32) (param $w i32) (param $k i32) (param $n0 i32) (param $n1 i32) (param $out i32) (param $bias i32)
+    (local $kb i32) (local $kv i32) (local $last i32) (local $n i32) (local $i i32) (local $j i32)
+    (local $w0 i32) (local $w1 i32) (local $w2 i32) (local $w3 i32)
+    (local $zero v128) (local $raw v128) (local $xl v128) (local $xh v128)
+    (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128)
+    (local.set $kb (i32.shl (local.get $k) (i32.const 1)))
+    ;; W bytes covered 8 elements at a time
+    (local.set $kv (i32.shl (i32.and (local.get $k) (i32.const -8)) (i32.const 1)))
+    (local.set $last (i32.sub (local.get $n1) (i32.const 1)))
+    (local.set $zero (v128.const i32x4 0 0 0 0))
+    (local.set $n (local.get $n0))
+    (block $rows_done (loop $rows
+      (br_if $rows_done (i32.ge_s (local.get $n) (local.get $n1)))
+      (local.set $w0 (call $row (local.get $w) (local.get $n) (local.get $last) (local.get $kb)))
+      (local.set $w1 (call $row (local.get $w) (i32.add (local.get $n) (i32.const 1)) (local.get $last) (local.get $kb)))
+      (local.set $w2 (call $row (local.get $w) (i32.add (local.get $n) (i32.const 2)) (local.get $last) (local.get $kb)))
+      (local.set $w3 (call $row (local.get $w) (i32.add (local.get $n) (i32.const 3)) (local.get $last) (local.get $kb)))
+      (local.set $a0 (local.get $zero)) (local.set $a1 (local.get $zero))
+      (local.set $a2 (local.get $zero)) (local.set $a3 (local.get $zero))
+      ;; i: byte offset in W rows, j = 2 i: byte offset in x
+      (local.set $i (i32.const 0))
+      (block $k_done (loop $k_loop
+        (br_if $k_done (i32.ge_u (local.get $i) (local.get $kv)))
+        (local.set $j (i32.shl (local.get $i) (i32.const 1)))
+        (local.set $xl (v128.load (i32.add (local.get $x) (local.get $j))))
+        (local.set $xh (v128.load offset=16 (i32.add (local.get $x) (local.get $j))))
+        (local.set $raw (v128.load (i32.add (local.get $w0) (local.get $i))))
+        (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (local.get $xl)
+          (i8x16.shuffle 0 1 16 17 2 3 18 19 4 5 20 21 6 7 22 23 (local.get $zero) (local.get $raw)))))
+        (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (local.get $xh)
+          (i8x16.shuffle 8 9 24 25 10 11 26 27 12 13 28 29 14 15 30 31 (local.get $zero) (local.get $raw)))))
+        (local.set $raw (v128.load (i32.add (local.get $w1) (local.get $i))))
+        (local.set $a1 (f32x4.add (local.get $a1) (f32x4.mul (local.get $xl)
+          (i8x16.shuffle 0 1 16 17 2 3 18 19 4 5 20 21 6 7 22 23 (local.get $zero) (local.get $raw)))))
+        (local.set $a1 (f32x4.add (local.get $a1) (f32x4.mul (local.get $xh)
+          (i8x16.shuffle 8 9 24 25 10 11 26 27 12 13 28 29 14 15 30 31 (local.get $zero) (local.get $raw)))))
+        (local.set $raw (v128.load (i32.add (local.get $w2) (local.get $i))))
+        (local.set $a2 (f32x4.add (local.get $a2) (f32x4.mul (local.get $xl)
+          (i8x16.shuffle 0 1 16 17 2 3 18 19 4 5 20 21 6 7 22 23 (local.get $zero) (local.get $raw)))))
+        (local.set $a2 (f32x4.add (local.get $a2) (f32x4.mul (local.get $xh)
+          (i8x16.shuffle 8 9 24 25 10 11 26 27 12 13 28 29 14 15 30 31 (local.get $zero) (local.get $raw)))))
+        (local.set $raw (v128.load (i32.add (local.get $w3) (local.get $i))))
+        (local.set $a3 (f32x4.add (local.get $a3) (f32x4.mul (local.get $xl)
+          (i8x16.shuffle 0 1 16 17 2 3 18 19 4 5 20 21 6 7 22 23 (local.get $zero) (local.get $raw)))))
+        (local.set $a3 (f32x4.add (local.get $a3) (f32x4.mul (local.get $xh)
+          (i8x16.shuffle 8 9 24 25 10 11 26 27 12 13 28 29 14 15 30 31 (local.get $zero) (local.get $raw)))))
+        (local.set $i (i32.add (local.get $i) (i32.const 16)))
+        (br $k_loop)))
+      (local.set $i (i32.shr_u (local.get $kv) (i32.const 1)))
+      (call $put_cols
+        (i32.add (local.get $out) (i32.shl (local.get $n) (i32.const 2)))
+        (i32.sub (local.get $n1) (local.get $n)) (local.get $bias) (local.get $n)
+        (call $vec4
+          (call $finish_bf16 (local.get $a0) (local.get $x) (local.get $w0) (local.get $i) (local.get $k))
+          (call $finish_bf16 (local.get $a1) (local.get $x) (local.get $w1) (local.get $i) (local.get $k))
+          (call $finish_bf16 (local.get $a2) (local.get $x) (local.get $w2) (local.get $i) (local.get $k))
+          (call $finish_bf16 (local.get $a3) (local.get $x) (local.get $w3) (local.get $i) (local.get $k))))
+      (local.set $n (i32.add (local.get $n) (i32.const 4)))
+      (br $rows))))
+
+  (func (export "gemm_bf16")
+    (param $x i32) (param $m i32) (param $w i32) (param $k i32) (param $n0 i32) (param $n1 i32)
+    (param $out i32) (param $ldo i32) (param $bias i32)
+    (local $kb i32) (local $xb i32) (local $kv i32) (local $lastn i32) (local $lastm i32) (local $ldob i32)
+    (local $n i32) (local $mi i32) (local $i i32) (local $j i32) (local $o i32)
+    (local $w0 i32) (local $w1 i32) (local $x0 i32) (local $x1 i32) (local $x2 i32) (local $x3 i32)
+    (local $zero v128) (local $raw v128) (local $wl0 v128) (local $wh0 v128) (local $wl1 v128) (local $wh1 v128) (local $xv v128)
+    (local $a00 v128) (local $a01 v128) (local $a10 v128) (local $a11 v128)
+    (local $a20 v128) (local $a21 v128) (local $a30 v128) (local $a31 v128)
+    (local.set $kb (i32.shl (local.get $k) (i32.const 1)))
+    (local.set $xb (i32.shl (local.get $k) (i32.const 2)))
+    (local.set $kv (i32.shl (i32.and (local.get $k) (i32.const -8)) (i32.const 1)))
+    (local.set $lastn (i32.sub (local.get $n1) (i32.const 1)))
+    (local.set $lastm (i32.sub (local.get $m) (i32.const 1)))
+    (local.set $ldob (i32.shl (local.get $ldo) (i32.const 2)))
+    (local.set $zero (v128.const i32x4 0 0 0 0))
+    (local.set $n (local.get $n0))
+    (block $cols_done (loop $cols
+      (br_if $cols_done (i32.ge_s (local.get $n) (local.get $n1)))
+      (local.set $w0 (call $row (local.get $w) (local.get $n) (local.get $lastn) (local.get $kb)))
+      (local.set $w1 (call $row (local.get $w) (i32.add (local.get $n) (i32.const 1)) (local.get $lastn) (local.get $kb)))
+      (local.set $mi (i32.const 0))
+      (block $rows_done (loop $rows
+        (br_if $rows_done (i32.ge_s (local.get $mi) (local.get $m)))
+        (local.set $x0 (call $row (local.get $x) (local.get $mi) (local.get $lastm) (local.get $xb)))
+        (local.set $x1 (call $row (local.get $x) (i32.add (local.get $mi) (i32.const 1)) (local.get $lastm) (local.get $xb)))
+        (local.set $x2 (call $row (local.get $x) (i32.add (local.get $mi) (i32.const 2)) (local.get $lastm) (local.get $xb)))
+        (local.set $x3 (call $row (local.get $x) (i32.add (local.get $mi) (i32.const 3)) (local.get $lastm) (local.get $xb)))
+        (local.set $a00 (local.get $zero)) (local.set $a01 (local.get $zero))
+        (local.set $a10 (local.get $zero)) (local.set $a11 (local.get $zero))
+        (local.set $a20 (local.get $zero)) (local.set $a21 (local.get $zero))
+        (local.set $a30 (local.get $zero)) (local.set $a31 (local.get $zero))
+        (local.set $i (i32.const 0))
+        (block $k_done (loop $k_loop
+          (br_if $k_done (i32.ge_u (local.get $i) (local.get $kv)))
+          (local.set $j (i32.shl (local.get $i) (i32.const 1)))
+          ;; widen 8 elements of each of the 2 W rows; the 4 vectors serve 4 x rows
+          (local.set $raw (v128.load (i32.add (local.get $w0) (local.get $i))))
+          (local.set $wl0 (i8x16.shuffle 0 1 16 17 2 3 18 19 4 5 20 21 6 7 22 23 (local.get $zero) (local.get $raw)))
+          (local.set $wh0 (i8x16.shuffle 8 9 24 25 10 11 26 27 12 13 28 29 14 15 30 31 (local.get $zero) (local.get $raw)))
+          (local.set $raw (v128.load (i32.add (local.get $w1) (local.get $i))))
+          (local.set $wl1 (i8x16.shuffle 0 1 16 17 2 3 18 19 4 5 20 21 6 7 22 23 (local.get $zero) (local.get $raw)))
+          (local.set $wh1 (i8x16.shuffle 8 9 24 25 10 11 26 27 12 13 28 29 14 15 30 31 (local.get $zero) (local.get $raw)))
+          (local.set $xv (v128.load (i32.add (local.get $x0) (local.get $j))))
+          (local.set $a00 (f32x4.add (local.get $a00) (f32x4.mul (local.get $xv) (local.get $wl0))))
+          (local.set $a01 (f32x4.add (local.get $a01) (f32x4.mul (local.get $xv) (local.get $wl1))))
+          (local.set $xv (v128.load offset=16 (i32.add (local.get $x0) (local.get $j))))
+          (local.set $a00 (f32x4.add (local.get $a00) (f32x4.mul (local.get $xv) (local.get $wh0))))
+          (local.set $a01 (f32x4.add (local.get $a01) (f32x4.mul (local.get $xv) (local.get $wh1))))
+          (local.set $xv (v128.load (i32.add (local.get $x1) (local.get $j))))
+          (local.set $a10 (f32x4.add (local.get $a10) (f32x4.mul (local.get $xv) (local.get $wl0))))
+          (local.set $a11 (f32x4.add (local.get $a11) (f32x4.mul (local.get $xv) (local.get $wl1))))
+          (local.set $xv (v128.load offset=16 (i32.add (local.get $x1) (local.get $j))))
+          (local.set $a10 (f32x4.add (local.get $a10) (f32x4.mul (local.get $xv) (local.get $wh0))))
+          (local.set $a11 (f32x4.add (local.get $a11) (f32x4.mul (local.get $xv) (local.get $wh1))))
+          (local.set $xv (v128.load (i32.add (local.get $x2) (local.get $j))))
+          (local.set $a20 (f32x4.add (local.get $a20) (f32x4.mul (local.get $xv) (local.get $wl0))))
+          (local.set $a21 (f32x4.add (local.get $a21) (f32x4.mul (local.get $xv) (local.get $wl1))))
+          (local.set $xv (v128.load offset=16 (i32.add (local.get $x2) (local.get $j))))
+          (local.set $a20 (f32x4.add (local.get $a20) (f32x4.mul (local.get $xv) (local.get $wh0))))
+          (local.set $a21 (f32x4.add (local.get $a21) (f32x4.mul (local.get $xv) (local.get $wh1))))
+          (local.set $xv (v128.load (i32.add (local.get $x3) (local.get $j))))
+          (local.set $a30 (f32x4.add (local.get $a30) (f32x4.mul (local.get $xv) (local.get $wl0))))
+          (local.set $a31 (f32x4.add (local.get $a31) (f32x4.mul (local.get $xv) (local.get $wl1))))
+          (local.set $xv (v128.load offset=16 (i32.add (local.get $x3) (local.get $j))))
+          (local.set $a30 (f32x4.add (local.get $a30) (f32x4.mul (local.get $xv) (local.get $wh0))))
+          (local.set $a31 (f32x4.add (local.get $a31) (f32x4.mul (local.get $xv) (local.get $wh1))))
+          (local.set $i (i32.add (local.get $i) (i32.const 16)))
+          (br $k_loop)))
+        (local.set $i (i32.shr_u (local.get $kv) (i32.const 1)))
+        (local.set $o (i32.add (local.get $out)
+          (i32.shl (i32.add (i32.mul (local.get $mi) (local.get $ldo)) (local.get $n)) (i32.const 2))))
+        (call $put_rows (local.get $o) (local.get $ldob) (i32.sub (local.get $m) (local.get $mi))
+          (local.get $bias) (local.get $n)
+          (call $vec4
+            (call $finish_bf16 (local.get $a00) (local.get $x0) (local.get $w0) (local.get $i) (local.get $k))
+            (call $finish_bf16 (local.get $a10) (local.get $x1) (local.get $w0) (local.get $i) (local.get $k))
+            (call $finish_bf16 (local.get $a20) (local.get $x2) (local.get $w0) (local.get $i) (local.get $k))
+            (call $finish_bf16 (local.get $a30) (local.get $x3) (local.get $w0) (local.get $i) (local.get $k))))
+        (if (i32.lt_s (i32.add (local.get $n) (i32.const 1)) (local.get $n1)) (then
+          (call $put_rows (i32.add (local.get $o) (i32.const 4)) (local.get $ldob)
+            (i32.sub (local.get $m) (local.get $mi)) (local.get $bias) (i32.add (local.get $n) (i32.const 1))
+            (call $vec4
+              (call $finish_bf16 (local.get $a01) (local.get $x0) (local.get $w1) (local.get $i) (local.get $k))
+              (call $finish_bf16 (local.get $a11) (local.get $x1) (local.get $w1) (local.get $i) (local.get $k))
+              (call $finish_bf16 (local.get $a21) (local.get $x2) (local.get $w1) (local.get $i) (local.get $k))
+              (call $finish_bf16 (local.get $a31) (local.get $x3) (local.get $w1) (local.get $i) (local.get $k))))))
+        (local.set $mi (i32.add (local.get $mi) (i32.const 4)))
+        (br $rows)))
+      (local.set $n (i32.add (local.get $n) (i32.const 2)))
+      (br $cols))))
+
+  ;; ---- f16 ------------------------------------------------------------------
+  ;; As bf16, then each lane v (the half in the top 16 bits) becomes
+  ;; f32(((v >>s 3) & 0x8fffe000)) * 2^112, as in $f16: 3 ops per 4 weights.
+
+  (func (export "gemv_f16")
+    (param $x i32) (param $w i32) (param $k i32) (param $n0 i32) (param $n1 i32) (param $out i32) (param $bias i32)
+    (local $kb i32) (local $kv i32) (local $last i32) (local $n i32) (local $i i32) (local $j i32)
+    (local $w0 i32) (local $w1 i32) (local $w2 i32) (local $w3 i32)
+    (local $zero v128) (local $mask v128) (local $pow v128) (local $raw v128) (local $xl v128) (local $xh v128)
+    (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128)
+    (local.set $kb (i32.shl (local.get $k) (i32.const 1)))
+    (local.set $kv (i32.shl (i32.and (local.get $k) (i32.const -8)) (i32.const 1)))
+    (local.set $last (i32.sub (local.get $n1) (i32.const 1)))
+    (local.set $zero (v128.const i32x4 0 0 0 0))
+    (local.set $mask (v128.const i32x4 0x8fffe000 0x8fffe000 0x8fffe000 0x8fffe000))
+    (local.set $pow (v128.const f32x4 0x1p112 0x1p112 0x1p112 0x1p112))
+    (local.set $n (local.get $n0))
+    (block $rows_done (loop $rows
+      (br_if $rows_done (i32.ge_s (local.get $n) (local.get $n1)))
+      (local.set $w0 (call $row (local.get $w) (local.get $n) (local.get $last) (local.get $kb)))
+      (local.set $w1 (call $row (local.get $w) (i32.add (local.get $n) (i32.const 1)) (local.get $last) (local.get $kb)))
+      (local.set $w2 (call $row (local.get $w) (i32.add (local.get $n) (i32.const 2)) (local.get $last) (local.get $kb)))
+      (local.set $w3 (call $row (local.get $w) (i32.add (local.get $n) (i32.const 3)) (local.get $last) (local.get $kb)))
+      (local.set $a0 (local.get $zero)) (local.set $a1 (local.get $zero))
+      (local.set $a2 (local.get $zero)) (local.set $a3 (local.get $zero))
+      (local.set $i (i32.const 0))
+      (block $k_done (loop $k_loop
+        (br_if $k_done (i32.ge_u (local.get $i) (local.get $kv)))
+        (local.set $j (i32.shl (local.get $i) (i32.const 1)))
+        (local.set $xl (v128.load (i32.add (local.get $x) (local.get $j))))
+        (local.set $xh (v128.load offset=16 (i32.add (local.get $x) (local.get $j))))
+        (local.set $raw (v128.load (i32.add (local.get $w0) (local.get $i))))
+        (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (local.get $xl)
+          (f32x4.mul (local.get $pow) (v128.and (local.get $mask) (i32x4.shr_s
+            (i8x16.shuffle 0 1 16 17 2 3 18 19 4 5 20 21 6 7 22 23 (local.get $zero) (local.get $raw)) (i32.const 3)))))))
+        (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (local.get $xh)
+          (f32x4.mul (local.get $pow) (v128.and (local.get $mask) (i32x4.shr_s
+            (i8x16.shuffle 8 9 24 25 10 11 26 27 12 13 28 29 14 15 30 31 (local.get $zero) (local.get $raw)) (i32.const 3)))))))
+        (local.set $raw (v128.load (i32.add (local.get $w1) (local.get $i))))
+        (local.set $a1 (f32x4.add (local.get $a1) (f32x4.mul (local.get $xl)
+          (f32x4.mul (local.get $pow) (v128.and (local.get $mask) (i32x4.shr_s
+            (i8x16.shuffle 0 1 16 17 2 3 18 19 4 5 20 21 6 7 22 23 (local.get $zero) (local.get $raw)) (i32.const 3)))))))
+        (local.set $a1 (f32x4.add (local.get $a1) (f32x4.mul (local.get $xh)
+          (f32x4.mul (local.get $pow) (v128.and (local.get $mask) (i32x4.shr_s
+            (i8x16.shuffle 8 9 24 25 10 11 26 27 12 13 28 29 14 15 30 31 (local.get $zero) (local.get $raw)) (i32.const 3)))))))
+        (local.set $raw (v128.load (i32.add (local.get $w2) (local.get $i))))
+        (local.set $a2 (f32x4.add (local.get $a2) (f32x4.mul (local.get $xl)
+          (f32x4.mul (local.get $pow) (v128.and (local.get $mask) (i32x4.shr_s
+            (i8x16.shuffle 0 1 16 17 2 3 18 19 4 5 20 21 6 7 22 23 (local.get $zero) (local.get $raw)) (i32.const 3)))))))
+        (local.set $a2 (f32x4.add (local.get $a2) (f32x4.mul (local.get $xh)
+          (f32x4.mul (local.get $pow) (v128.and (local.get $mask) (i32x4.shr_s
+            (i8x16.shuffle 8 9 24 25 10 11 26 27 12 13 28 29 14 15 30 31 (local.get $zero) (local.get $raw)) (i32.const 3)))))))
+        (local.set $raw (v128.load (i32.add (local.get $w3) (local.get $i))))
+        (local.set $a3 (f32x4.add (local.get $a3) (f32x4.mul (local.get $xl)
+          (f32x4.mul (local.get $pow) (v128.and (local.get $mask) (i32x4.shr_s
+            (i8x16.shuffle 0 1 16 17 2 3 18 19 4 5 20 21 6 7 22 23 (local.get $zero) (local.get $raw)) (i32.const 3)))))))
+        (local.set $a3 (f32x4.add (local.get $a3) (f32x4.mul (local.get $xh)
+          (f32x4.mul (local.get $pow) (v128.and (local.get $mask) (i32x4.shr_s
+            (i8x16.shuffle 8 9 24 25 10 11 26 27 12 13 28 29 14 15 30 31 (local.get $zero) (local.get $raw)) (i32.const 3)))))))
+        (local.set $i (i32.add (local.get $i) (i32.const 16)))
+        (br $k_loop)))
+      (local.set $i (i32.shr_u (local.get $kv) (i32.const 1)))
+      (call $put_cols
+        (i32.add (local.get $out) (i32.shl (local.get $n) (i32.const 2)))
+        (i32.sub (local.get $n1) (local.get $n)) (local.get $bias) (local.get $n)
+        (call $vec4
+          (call $finish_f16 (local.get $a0) (local.get $x) (local.get $w0) (local.get $i) (local.get $k))
+          (call $finish_f16 (local.get $a1) (local.get $x) (local.get $w1) (local.get $i) (local.get $k))
+          (call $finish_f16 (local.get $a2) (local.get $x) (local.get $w2) (local.get $i) (local.get $k))
+          (call $finish_f16 (local.get $a3) (local.get $x) (local.get $w3) (local.get $i) (local.get $k))))
+      (local.set $n (i32.add (local.get $n) (i32.const 4)))
+      (br $rows))))
+
+  (func (export "gemm_f16")
+    (param $x i32) (param $m i32) (param $w i32) (param $k i32) (param $n0 i32) (param $n1 i32)
+    (param $out i32) (param $ldo i32) (param $bias i32)
+    (local $kb i32) (local $xb i32) (local $kv i32) (local $lastn i32) (local $lastm i32) (local $ldob i32)
+    (local $n i32) (local $mi i32) (local $i i32) (local $j i32) (local $o i32)
+    (local $w0 i32) (local $w1 i32) (local $x0 i32) (local $x1 i32) (local $x2 i32) (local $x3 i32)
+    (local $zero v128) (local $mask v128) (local $pow v128)
+    (local $raw v128) (local $wl0 v128) (local $wh0 v128) (local $wl1 v128) (local $wh1 v128) (local $xv v128)
+    (local $a00 v128) (local $a01 v128) (local $a10 v128) (local $a11 v128)
+    (local $a20 v128) (local $a21 v128) (local $a30 v128) (local $a31 v128)
+    (local.set $kb (i32.shl (local.get $k) (i32.const 1)))
+    (local.set $xb (i32.shl (local.get $k) (i32.const 2)))
+    (local.set $kv (i32.shl (i32.and (local.get $k) (i32.const -8)) (i32.const 1)))
+    (local.set $lastn (i32.sub (local.get $n1) (i32.const 1)))
+    (local.set $lastm (i32.sub (local.get $m) (i32.const 1)))
+    (local.set $ldob (i32.shl (local.get $ldo) (i32.const 2)))
+    (local.set $zero (v128.const i32x4 0 0 0 0))
+    (local.set $mask (v128.const i32x4 0x8fffe000 0x8fffe000 0x8fffe000 0x8fffe000))
+    (local.set $pow (v128.const f32x4 0x1p112 0x1p112 0x1p112 0x1p112))
+    (local.set $n (local.get $n0))
+    (block $cols_done (loop $cols
+      (br_if $cols_done (i32.ge_s (local.get $n) (local.get $n1)))
+      (local.set $w0 (call $row (local.get $w) (local.get $n) (local.get $lastn) (local.get $kb)))
+      (local.set $w1 (call $row (local.get $w) (i32.add (local.get $n) (i32.const 1)) (local.get $lastn) (local.get $kb)))
+      (local.set $mi (i32.const 0))
+      (block $rows_done (loop $rows
+        (br_if $rows_done (i32.ge_s (local.get $mi) (local.get $m)))
+        (local.set $x0 (call $row (local.get $x) (local.get $mi) (local.get $lastm) (local.get $xb)))
+        (local.set $x1 (call $row (local.get $x) (i32.add (local.get $mi) (i32.const 1)) (local.get $lastm) (local.get $xb)))
+        (local.set $x2 (call $row (local.get $x) (i32.add (local.get $mi) (i32.const 2)) (local.get $lastm) (local.get $xb)))
+        (local.set $x3 (call $row (local.get $x) (i32.add (local.get $mi) (i32.const 3)) (local.get $lastm) (local.get $xb)))
+        (local.set $a00 (local.get $zero)) (local.set $a01 (local.get $zero))
+        (local.set $a10 (local.get $zero)) (local.set $a11 (local.get $zero))
+        (local.set $a20 (local.get $zero)) (local.set $a21 (local.get $zero))
+        (local.set $a30 (local.get $zero)) (local.set $a31 (local.get $zero))
+        (local.set $i (i32.const 0))
+        (block $k_done (loop $k_loop
+          (br_if $k_done (i32.ge_u (local.get $i) (local.get $kv)))
+          (local.set $j (i32.shl (local.get $i) (i32.const 1)))
+          ;; widen 8 elements of each of the 2 W rows; the 4 vectors serve 4 x rows
+          (local.set $raw (v128.load (i32.add (local.get $w0) (local.get $i))))
+          (local.set $wl0 (f32x4.mul (local.get $pow) (v128.and (local.get $mask) (i32x4.shr_s
+            (i8x16.shuffle 0 1 16 17 2 3 18 19 4 5 20 21 6 7 22 23 (local.get $zero) (local.get $raw)) (i32.const 3)))))
+          (local.set $wh0 (f32x4.mul (local.get $pow) (v128.and (local.get $mask) (i32x4.shr_s
+            (i8x16.shuffle 8 9 24 25 10 11 26 27 12 13 28 29 14 15 30 31 (local.get $zero) (local.get $raw)) (i32.const 3)))))
+          (local.set $raw (v128.load (i32.add (local.get $w1) (local.get $i))))
+          (local.set $wl1 (f32x4.mul (local.get $pow) (v128.and (local.get $mask) (i32x4.shr_s
+            (i8x16.shuffle 0 1 16 17 2 3 18 19 4 5 20 21 6 7 22 23 (local.get $zero) (local.get $raw)) (i32.const 3)))))
+          (local.set $wh1 (f32x4.mul (local.get $pow) (v128.and (local.get $mask) (i32x4.shr_s
+            (i8x16.shuffle 8 9 24 25 10 11 26 27 12 13 28 29 14 15 30 31 (local.get $zero) (local.get $raw)) (i32.const 3)))))
+          (local.set $xv (v128.load (i32.add (local.get $x0) (local.get $j))))
+          (local.set $a00 (f32x4.add (local.get $a00) (f32x4.mul (local.get $xv) (local.get $wl0))))
+          (local.set $a01 (f32x4.add (local.get $a01) (f32x4.mul (local.get $xv) (local.get $wl1))))
+          (local.set $xv (v128.load offset=16 (i32.add (local.get $x0) (local.get $j))))
+          (local.set $a00 (f32x4.add (local.get $a00) (f32x4.mul (local.get $xv) (local.get $wh0))))
+          (local.set $a01 (f32x4.add (local.get $a01) (f32x4.mul (local.get $xv) (local.get $wh1))))
+          (local.set $xv (v128.load (i32.add (local.get $x1) (local.get $j))))
+          (local.set $a10 (f32x4.add (local.get $a10) (f32x4.mul (local.get $xv) (local.get $wl0))))
+          (local.set $a11 (f32x4.add (local.get $a11) (f32x4.mul (local.get $xv) (local.get $wl1))))
+          (local.set $xv (v128.load offset=16 (i32.add (local.get $x1) (local.get $j))))
+          (local.set $a10 (f32x4.add (local.get $a10) (f32x4.mul (local.get $xv) (local.get $wh0))))
+          (local.set $a11 (f32x4.add (local.get $a11) (f32x4.mul (local.get $xv) (local.get $wh1))))
+          (local.set $xv (v128.load (i32.add (local.get $x2) (local.get $j))))
+          (local.set $a20 (f32x4.add (local.get $a20) (f32x4.mul (local.get $xv) (local.get $wl0))))
+          (local.set $a21 (f32x4.add (local.get $a21) (f32x4.mul (local.get $xv) (local.get $wl1))))
+          (local.set $xv (v128.load offset=16 (i32.add (local.get $x2) (local.get $j))))
+          (local.set $a20 (f32x4.add (local.get $a20) (f32x4.mul (local.get $xv) (local.get $wh0))))
+          (local.set $a21 (f32x4.add (local.get $a21) (f32x4.mul (local.get $xv) (local.get $wh1))))
+          (local.set $xv (v128.load (i32.add (local.get $x3) (local.get $j))))
+          (local.set $a30 (f32x4.add (local.get $a30) (f32x4.mul (local.get $xv) (local.get $wl0))))
+          (local.set $a31 (f32x4.add (local.get $a31) (f32x4.mul (local.get $xv) (local.get $wl1))))
+          (local.set $xv (v128.load offset=16 (i32.add (local.get $x3) (local.get $j))))
+          (local.set $a30 (f32x4.add (local.get $a30) (f32x4.mul (local.get $xv) (local.get $wh0))))
+          (local.set $a31 (f32x4.add (local.get $a31) (f32x4.mul (local.get $xv) (local.get $wh1))))
+          (local.set $i (i32.add (local.get $i) (i32.const 16)))
+          (br $k_loop)))
+        (local.set $i (i32.shr_u (local.get $kv) (i32.const 1)))
+        (local.set $o (i32.add (local.get $out)
+          (i32.shl (i32.add (i32.mul (local.get $mi) (local.get $ldo)) (local.get $n)) (i32.const 2))))
+        (call $put_rows (local.get $o) (local.get $ldob) (i32.sub (local.get $m) (local.get $mi))
+          (local.get $bias) (local.get $n)
+          (call $vec4
+            (call $finish_f16 (local.get $a00) (local.get $x0) (local.get $w0) (local.get $i) (local.get $k))
+            (call $finish_f16 (local.get $a10) (local.get $x1) (local.get $w0) (local.get $i) (local.get $k))
+            (call $finish_f16 (local.get $a20) (local.get $x2) (local.get $w0) (local.get $i) (local.get $k))
+            (call $finish_f16 (local.get $a30) (local.get $x3) (local.get $w0) (local.get $i) (local.get $k))))
+        (if (i32.lt_s (i32.add (local.get $n) (i32.const 1)) (local.get $n1)) (then
+          (call $put_rows (i32.add (local.get $o) (i32.const 4)) (local.get $ldob)
+            (i32.sub (local.get $m) (local.get $mi)) (local.get $bias) (i32.add (local.get $n) (i32.const 1))
+            (call $vec4
+              (call $finish_f16 (local.get $a01) (local.get $x0) (local.get $w1) (local.get $i) (local.get $k))
+              (call $finish_f16 (local.get $a11) (local.get $x1) (local.get $w1) (local.get $i) (local.get $k))
+              (call $finish_f16 (local.get $a21) (local.get $x2) (local.get $w1) (local.get $i) (local.get $k))
+              (call $finish_f16 (local.get $a31) (local.get $x3) (local.get $w1) (local.get $i) (local.get $k))))))
+        (local.set $mi (i32.add (local.get $mi) (i32.const 4)))
+        (br $rows)))
+      (local.set $n (i32.add (local.get $n) (i32.const 2)))
+      (br $cols))))
+
+  ;; ---- q8 -------------------------------------------------------------------
+  ;; x arrives as int16 [m, k] with one f32 scale per row (from $quantize_rows);
+  ;; W is int8 [N, k] with f32 scales [N, k / bs]. v128.load8x8_s loads 8
+  ;; weights widened to int16, and i32x4.dot_i16x8_s adds 8 products pairwise
+  ;; into 4 i32 lanes. The 4 lanes are summed in i32 too (exactly, by
+  ;; $hsum4_i32), and a row's sum over n elements can reach n * 128 * 32767,
+  ;; so the sums are turned into f32 (times the block's scale) every `sub`
+  ;; elements: the host picks sub <= 512 dividing bs, which keeps them below
+  ;; 2^31. Requires k % bs == 0 and bs % 8 == 0, so there is no K tail.
+
+  ;; Quantizes `m` rows of f32 x [m, k] (k % 8 == 0) to int16 dst [m, k] with
+  ;; scales[r] = max |x[r, :]| / 32767, rounding to nearest even.
+  (func (export "quantize_rows") (param $src i32) (param $m i32) (param $k i32) (param $dst i32) (param $scales i32)
+    (local $r i32) (local $i i32) (local $s i32) (local $d i32) (local $kb i32)
+    (local $amax v128) (local $inv v128) (local $a f32)
+    (local.set $kb (i32.shl (local.get $k) (i32.const 2)))
+    (local.set $r (i32.const 0))
+    (block $rows_done (loop $rows
+      (br_if $rows_done (i32.ge_s (local.get $r) (local.get $m)))
+      (local.set $s (i32.add (local.get $src) (i32.mul (local.get $r) (local.get $kb))))
+      (local.set $d (i32.add (local.get $dst) (i32.mul (local.get $r) (i32.shl (local.get $k) (i32.const 1)))))
+      (local.set $amax (v128.const i32x4 0 0 0 0))
+      (local.set $i (i32.const 0))
+      (block $max_done (loop $max
+        (br_if $max_done (i32.ge_u (local.get $i) (local.get $kb)))
+        (local.set $amax (f32x4.max (local.get $amax) (f32x4.abs (v128.load (i32.add (local.get $s) (local.get $i))))))
+        (local.set $i (i32.add (local.get $i) (i32.const 16)))
+        (br $max)))
+      (local.set $a (f32.max
+        (f32.max (f32x4.extract_lane 0 (local.get $amax)) (f32x4.extract_lane 1 (local.get $amax)))
+        (f32.max (f32x4.extract_lane 2 (local.get $amax)) (f32x4.extract_lane 3 (local.get $amax)))))
+      (f32.store (i32.add (local.get $scales) (i32.shl (local.get $r) (i32.const 2)))
+        (f32.div (local.get $a) (f32.const 32767)))
+      ;; an all-zero row quantizes to zeros with scale 0
+      (local.set $inv (f32x4.splat
+        (select (f32.div (f32.const 32767) (local.get $a)) (f32.const 0) (f32.gt (local.get $a) (f32.const 0)))))
+      (local.set $i (i32.const 0))
+      (block $q_done (loop $q
+        (br_if $q_done (i32.ge_u (local.get $i) (local.get $kb)))
+        (v128.store (i32.add (local.get $d) (i32.shr_u (local.get $i) (i32.const 1)))
+          (i16x8.narrow_i32x4_s
+            (i32x4.trunc_sat_f32x4_s (f32x4.nearest (f32x4.mul (local.get $inv)
+              (v128.load (i32.add (local.get $s) (local.get $i))))))
+            (i32x4.trunc_sat_f32x4_s (f32x4.nearest (f32x4.mul (local.get $inv)
+              (v128.load offset=16 (i32.add (local.get $s) (local.get $i))))))))
+        (local.set $i (i32.add (local.get $i) (i32.const 32)))
+        (br $q)))
+      (local.set $r (i32.add (local.get $r) (i32.const 1)))
+      (br $rows))))
+
+  ;; out[n] for n in [n0, n1); x int16 [k] with scale f32 at xs, w int8 [N, k],
+  ;; s f32 [N, k / bs].
+  (func (export "gemv_q8")
+    (param $x i32) (param $xs i32) (param $w i32) (param $s i32) (param $k i32) (param $bs i32) (param $sub i32)
+    (param $n0 i32) (param $n1 i32) (param $out i32) (param $bias i32)
+    (local $sb i32) (local $last i32) (local $n i32) (local $e i32) (local $be i32) (local $se i32) (local $so i32)
+    (local $w0 i32) (local $w1 i32) (local $w2 i32) (local $w3 i32)
+    (local $s0 i32) (local $s1 i32) (local $s2 i32) (local $s3 i32)
+    (local $xv v128) (local $i0 v128) (local $i1 v128) (local $i2 v128) (local $i3 v128)
+    (local $f v128) (local $scale v128)
+    ;; bytes per row of scales
+    (local.set $sb (i32.shl (i32.div_u (local.get $k) (local.get $bs)) (i32.const 2)))
+    (local.set $last (i32.sub (local.get $n1) (i32.const 1)))
+    (local.set $n (local.get $n0))
+    (block $rows_done (loop $rows
+      (br_if $rows_done (i32.ge_s (local.get $n) (local.get $n1)))
+      (local.set $w0 (call $row (local.get $w) (local.get $n) (local.get $last) (local.get $k)))
+      (local.set $w1 (call $row (local.get $w) (i32.add (local.get $n) (i32.const 1)) (local.get $last) (local.get $k)))
+      (local.set $w2 (call $row (local.get $w) (i32.add (local.get $n) (i32.const 2)) (local.get $last) (local.get $k)))
+      (local.set $w3 (call $row (local.get $w) (i32.add (local.get $n) (i32.const 3)) (local.get $last) (local.get $k)))
+      (local.set $s0 (call $row (local.get $s) (local.get $n) (local.get $last) (local.get $sb)))
+      (local.set $s1 (call $row (local.get $s) (i32.add (local.get $n) (i32.const 1)) (local.get $last) (local.get $sb)))
+      (local.set $s2 (call $row (local.get $s) (i32.add (local.get $n) (i32.const 2)) (local.get $last) (local.get $sb)))
+      (local.set $s3 (call $row (local.get $s) (i32.add (local.get $n) (i32.const 3)) (local.get $last) (local.get $sb)))
+      ;; f: lane c accumulates W row n + c in f32
+      (local.set $f (v128.const i32x4 0 0 0 0))
+      ;; e: element index (= byte offset in W rows); so: byte offset of the block's scale
+      (local.set $e (i32.const 0))
+      (local.set $so (i32.const 0))
+      (block $blocks_done (loop $blocks
+        (br_if $blocks_done (i32.ge_u (local.get $e) (local.get $k)))
+        (local.set $be (i32.add (local.get $e) (local.get $bs)))
+        (local.set $scale (call $vec4
+          (f32.load (i32.add (local.get $s0) (local.get $so))) (f32.load (i32.add (local.get $s1) (local.get $so)))
+          (f32.load (i32.add (local.get $s2) (local.get $so))) (f32.load (i32.add (local.get $s3) (local.get $so)))))
+        (loop $subs
+          (local.set $se (i32.add (local.get $e) (local.get $sub)))
+          (local.set $i0 (v128.const i32x4 0 0 0 0)) (local.set $i1 (v128.const i32x4 0 0 0 0))
+          (local.set $i2 (v128.const i32x4 0 0 0 0)) (local.set $i3 (v128.const i32x4 0 0 0 0))
+          (loop $elems
+            ;; 8 int16 of x against 8 int8 of each of the 4 rows
+            (local.set $xv (v128.load (i32.add (local.get $x) (i32.shl (local.get $e) (i32.const 1)))))
+            (local.set $i0 (i32x4.add (local.get $i0)
+              (i32x4.dot_i16x8_s (local.get $xv) (v128.load8x8_s (i32.add (local.get $w0) (local.get $e))))))
+            (local.set $i1 (i32x4.add (local.get $i1)
+              (i32x4.dot_i16x8_s (local.get $xv) (v128.load8x8_s (i32.add (local.get $w1) (local.get $e))))))
+            (local.set $i2 (i32x4.add (local.get $i2)
+              (i32x4.dot_i16x8_s (local.get $xv) (v128.load8x8_s (i32.add (local.get $w2) (local.get $e))))))
+            (local.set $i3 (i32x4.add (local.get $i3)
+              (i32x4.dot_i16x8_s (local.get $xv) (v128.load8x8_s (i32.add (local.get $w3) (local.get $e))))))
+            (local.set $e (i32.add (local.get $e) (i32.const 8)))
+            (br_if $elems (i32.lt_u (local.get $e) (local.get $se))))
+          (local.set $f (f32x4.add (local.get $f) (f32x4.mul
+            (f32x4.convert_i32x4_s (call $hsum4_i32 (local.get $i0) (local.get $i1) (local.get $i2) (local.get $i3)))
+            (local.get $scale))))
+          (br_if $subs (i32.lt_u (local.get $e) (local.get $be))))
+        (local.set $so (i32.add (local.get $so) (i32.const 4)))
+        (br $blocks)))
+      (call $put_cols
+        (i32.add (local.get $out) (i32.shl (local.get $n) (i32.const 2)))
+        (i32.sub (local.get $n1) (local.get $n)) (local.get $bias) (local.get $n)
+        (f32x4.mul (local.get $f) (v128.load32_splat (local.get $xs))))
+      (local.set $n (i32.add (local.get $n) (i32.const 4)))
+      (br $rows))))
+
+  ;; out[m', n] for m' in [0, m), n in [n0, n1); x int16 [m, k] with scales f32
+  ;; xs [m]; w, s as in gemv_q8; out rows `ldo` floats apart.
+  (func (export "gemm_q8")
+    (param $x i32) (param $xs i32) (param $m i32) (param $w i32) (param $s i32) (param $k i32) (param $bs i32) (param $sub i32)
+    (param $n0 i32) (param $n1 i32) (param $out i32) (param $ldo i32) (param $bias i32)
+    (local $sb i32) (local $xb i32) (local $lastn i32) (local $lastm i32) (local $ldob i32)
+    (local $n i32) (local $mi i32) (local $e i32) (local $be i32) (local $se i32) (local $so i32) (local $o i32)
+    (local $w0 i32) (local $w1 i32) (local $s0 i32) (local $s1 i32)
+    (local $x0 i32) (local $x1 i32) (local $x2 i32) (local $x3 i32)
+    (local $wv0 v128) (local $wv1 v128) (local $xv v128) (local $sc0 v128) (local $sc1 v128) (local $xsv v128)
+    (local $i00 v128) (local $i01 v128) (local $i10 v128) (local $i11 v128)
+    (local $i20 v128) (local $i21 v128) (local $i30 v128) (local $i31 v128)
+    (local $f0 v128) (local $f1 v128)
+    (local.set $sb (i32.shl (i32.div_u (local.get $k) (local.get $bs)) (i32.const 2)))
+    (local.set $xb (i32.shl (local.get $k) (i32.const 1)))
+    (local.set $lastn (i32.sub (local.get $n1) (i32.const 1)))
+    (local.set $lastm (i32.sub (local.get $m) (i32.const 1)))
+    (local.set $ldob (i32.shl (local.get $ldo) (i32.const 2)))
+    (local.set $n (local.get $n0))
+    (block $cols_done (loop $cols
+      (br_if $cols_done (i32.ge_s (local.get $n) (local.get $n1)))
+      (local.set $w0 (call $row (local.get $w) (local.get $n) (local.get $lastn) (local.get $k)))
+      (local.set $w1 (call $row (local.get $w) (i32.add (local.get $n) (i32.const 1)) (local.get $lastn) (local.get $k)))
+      (local.set $s0 (call $row (local.get $s) (local.get $n) (local.get $lastn) (local.get $sb)))
+      (local.set $s1 (call $row (local.get $s) (i32.add (local.get $n) (i32.const 1)) (local.get $lastn) (local.get $sb)))
+      (local.set $mi (i32.const 0))
+      (block $rows_done (loop $rows
+        (br_if $rows_done (i32.ge_s (local.get $mi) (local.get $m)))
+        (local.set $x0 (call $row (local.get $x) (local.get $mi) (local.get $lastm) (local.get $xb)))
+        (local.set $x1 (call $row (local.get $x) (i32.add (local.get $mi) (i32.const 1)) (local.get $lastm) (local.get $xb)))
+        (local.set $x2 (call $row (local.get $x) (i32.add (local.get $mi) (i32.const 2)) (local.get $lastm) (local.get $xb)))
+        (local.set $x3 (call $row (local.get $x) (i32.add (local.get $mi) (i32.const 3)) (local.get $lastm) (local.get $xb)))
+        ;; f0, f1: lane j accumulates x row mi + j against W row n (f0) or n + 1 (f1)
+        (local.set $f0 (v128.const i32x4 0 0 0 0))
+        (local.set $f1 (v128.const i32x4 0 0 0 0))
+        (local.set $e (i32.const 0))
+        (local.set $so (i32.const 0))
+        (block $blocks_done (loop $blocks
+          (br_if $blocks_done (i32.ge_u (local.get $e) (local.get $k)))
+          (local.set $be (i32.add (local.get $e) (local.get $bs)))
+          (local.set $sc0 (v128.load32_splat (i32.add (local.get $s0) (local.get $so))))
+          (local.set $sc1 (v128.load32_splat (i32.add (local.get $s1) (local.get $so))))
+          (loop $subs
+            (local.set $se (i32.add (local.get $e) (local.get $sub)))
+            (local.set $i00 (v128.const i32x4 0 0 0 0)) (local.set $i01 (v128.const i32x4 0 0 0 0))
+            (local.set $i10 (v128.const i32x4 0 0 0 0)) (local.set $i11 (v128.const i32x4 0 0 0 0))
+            (local.set $i20 (v128.const i32x4 0 0 0 0)) (local.set $i21 (v128.const i32x4 0 0 0 0))
+            (local.set $i30 (v128.const i32x4 0 0 0 0)) (local.set $i31 (v128.const i32x4 0 0 0 0))
+            (loop $elems
+              ;; 8 int8 of each of the 2 W rows, used by the 4 x rows below
+              (local.set $wv0 (v128.load8x8_s (i32.add (local.get $w0) (local.get $e))))
+              (local.set $wv1 (v128.load8x8_s (i32.add (local.get $w1) (local.get $e))))
+              (local.set $xv (v128.load (i32.add (local.get $x0) (i32.shl (local.get $e) (i32.const 1)))))
+              (local.set $i00 (i32x4.add (local.get $i00) (i32x4.dot_i16x8_s (local.get $xv) (local.get $wv0))))
+              (local.set $i01 (i32x4.add (local.get $i01) (i32x4.dot_i16x8_s (local.get $xv) (local.get $wv1))))
+              (local.set $xv (v128.load (i32.add (local.get $x1) (i32.shl (local.get $e) (i32.const 1)))))
+              (local.set $i10 (i32x4.add (local.get $i10) (i32x4.dot_i16x8_s (local.get $xv) (local.get $wv0))))
+              (local.set $i11 (i32x4.add (local.get $i11) (i32x4.dot_i16x8_s (local.get $xv) (local.get $wv1))))
+              (local.set $xv (v128.load (i32.add (local.get $x2) (i32.shl (local.get $e) (i32.const 1)))))
+              (local.set $i20 (i32x4.add (local.get $i20) (i32x4.dot_i16x8_s (local.get $xv) (local.get $wv0))))
+              (local.set $i21 (i32x4.add (local.get $i21) (i32x4.dot_i16x8_s (local.get $xv) (local.get $wv1))))
+              (local.set $xv (v128.load (i32.add (local.get $x3) (i32.shl (local.get $e) (i32.const 1)))))
+              (local.set $i30 (i32x4.add (local.get $i30) (i32x4.dot_i16x8_s (local.get $xv) (local.get $wv0))))
+              (local.set $i31 (i32x4.add (local.get $i31) (i32x4.dot_i16x8_s (local.get $xv) (local.get $wv1))))
+              (local.set $e (i32.add (local.get $e) (i32.const 8)))
+              (br_if $elems (i32.lt_u (local.get $e) (local.get $se))))
+            (local.set $f0 (f32x4.add (local.get $f0) (f32x4.mul
+              (f32x4.convert_i32x4_s (call $hsum4_i32 (local.get $i00) (local.get $i10) (local.get $i20) (local.get $i30)))
+              (local.get $sc0))))
+            (local.set $f1 (f32x4.add (local.get $f1) (f32x4.mul
+              (f32x4.convert_i32x4_s (call $hsum4_i32 (local.get $i01) (local.get $i11) (local.get $i21) (local.get $i31)))
+              (local.get $sc1))))
+            (br_if $subs (i32.lt_u (local.get $e) (local.get $be))))
+          (local.set $so (i32.add (local.get $so) (i32.const 4)))
+          (br $blocks)))
+        ;; lane j: the scale of x row mi + j (clamped like the rows themselves)
+        (local.set $xsv (call $vec4
+          (f32.load (call $row (local.get $xs) (local.get $mi) (local.get $lastm) (i32.const 4)))
+          (f32.load (call $row (local.get $xs) (i32.add (local.get $mi) (i32.const 1)) (local.get $lastm) (i32.const 4)))
+          (f32.load (call $row (local.get $xs) (i32.add (local.get $mi) (i32.const 2)) (local.get $lastm) (i32.const 4)))
+          (f32.load (call $row (local.get $xs) (i32.add (local.get $mi) (i32.const 3)) (local.get $lastm) (i32.const 4)))))
+        (local.set $o (i32.add (local.get $out)
+          (i32.shl (i32.add (i32.mul (local.get $mi) (local.get $ldo)) (local.get $n)) (i32.const 2))))
+        (call $put_rows (local.get $o) (local.get $ldob) (i32.sub (local.get $m) (local.get $mi))
+          (local.get $bias) (local.get $n) (f32x4.mul (local.get $f0) (local.get $xsv)))
+        (if (i32.lt_s (i32.add (local.get $n) (i32.const 1)) (local.get $n1)) (then
+          (call $put_rows (i32.add (local.get $o) (i32.const 4)) (local.get $ldob)
+            (i32.sub (local.get $m) (local.get $mi)) (local.get $bias) (i32.add (local.get $n) (i32.const 1))
+            (f32x4.mul (local.get $f1) (local.get $xsv)))))
+        (local.set $mi (i32.add (local.get $mi) (i32.const 4)))
+        (br $rows)))
+      (local.set $n (i32.add (local.get $n) (i32.const 2)))
+      (br $cols))))
+)

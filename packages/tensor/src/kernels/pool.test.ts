@@ -1,0 +1,359 @@
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { type WeightFormat, elementBytes } from "./format.js";
+import { type ComputePool, type DeviceWeight, createComputePool, startPool } from "./pool.js";
+import { type HostWeight, f16ToF32, matmulReference, quantizeRowQ8 } from "./reference.js";
+import { randomFloats, randomWeight, rng, widenAll } from "./testing.js";
+
+/** Copies a host weight into the pool. */
+function place(pool: ComputePool, host: HostWeight): DeviceWeight {
+  const spec = { format: host.format, rows: host.rows, cols: host.cols, blockSize: host.blockSize };
+  return pool.allocWeight(spec, ({ data, scales }) => {
+    data.set(host.data);
+    if (scales) scales.set(host.scales!);
+  });
+}
+
+/**
+ * Checks out[m, N] against the double-precision reference, element by
+ * element, within what f32 summation (and for q8 the int16 rounding of x) can
+ * explain: (K/4 + 4) ulps of sum |x||w|, plus half a step of x times sum |w|.
+ */
+function assertMatches(
+  label: string,
+  out: Float32Array, // [m, N]
+  x: Float32Array, // [m, K]
+  m: number,
+  host: HostWeight, // [N, K]
+  bias?: Float32Array, // [N]
+): number {
+  const { rows: n, cols: k } = host;
+  const wide = widenAll(host);
+  const ref = new Float32Array(m * n);
+  matmulReference(x, m, host, ref, bias);
+  let worst = 0;
+  for (let i = 0; i < m; i++) {
+    let xmax = 0;
+    for (let e = 0; e < k; e++) xmax = Math.max(xmax, Math.abs(x[i * k + e]!));
+    const xStep = host.format === "q8" ? xmax / 32767 : 0;
+    for (let j = 0; j < n; j++) {
+      let absDot = 0;
+      let absW = 0;
+      for (let e = 0; e < k; e++) {
+        absDot += Math.abs(x[i * k + e]! * wide[j * k + e]!);
+        absW += Math.abs(wide[j * k + e]!);
+      }
+      const tolerance = (k / 4 + 4) * 2 ** -23 * (absDot + Math.abs(bias?.[j] ?? 0)) + 0.501 * xStep * absW * 1.001;
+      const error = Math.abs(out[i * n + j]! - ref[i * n + j]!);
+      if (!(error <= tolerance)) {
+        assert.fail(`${label}: out[${i}, ${j}] = ${out[i * n + j]}, reference ${ref[i * n + j]}, tolerance ${tolerance}`);
+      }
+      if (absDot > 0) worst = Math.max(worst, error / absDot);
+    }
+  }
+  return worst;
+}
+
+const SHAPES: Record<WeightFormat, [n: number, k: number, blockSize: number][]> = {
+  f32: [[1, 1, 0], [5, 3, 0], [37, 17, 0], [9, 64, 0], [70, 45, 0]],
+  bf16: [[1, 1, 0], [5, 7, 0], [37, 9, 0], [9, 23, 0], [70, 64, 0]],
+  f16: [[1, 1, 0], [5, 7, 0], [37, 9, 0], [9, 23, 0], [70, 64, 0]],
+  q8: [[1, 8, 8], [5, 16, 8], [37, 64, 32], [9, 96, 96], [70, 40, 8]],
+};
+const FORMATS: WeightFormat[] = ["f32", "bf16", "f16", "q8"];
+
+describe("compute pool", () => {
+  let one: ComputePool;
+  let two: ComputePool;
+  before(async () => {
+    one = await createComputePool({ threads: 1 });
+    two = await createComputePool({ threads: 2 });
+  });
+  after(async () => {
+    await one.dispose();
+    await two.dispose();
+  });
+
+  test("every format matches the reference: odd N and K, M in {1, 3, 64}, bias or not, 1 and 2 threads", () => {
+    const random = rng(1);
+    for (const pool of [one, two]) {
+      for (const format of FORMATS) {
+        for (const [n, k, blockSize] of SHAPES[format]) {
+          const host = randomWeight(random, format, n, k, blockSize);
+          const w = place(pool, host);
+          for (const m of [1, 3, 64]) {
+            for (const withBias of [false, true]) {
+              const x = randomFloats(random, m * k);
+              const bias = withBias ? randomFloats(random, n) : undefined;
+              const out = new Float32Array(m * n);
+              pool.matmul(x, m, w, out, bias);
+              assertMatches(`${format} [${n}, ${k}] m=${m} bias=${withBias} threads=${pool.threads}`, out, x, m, host, bias);
+            }
+          }
+        }
+      }
+    }
+  });
+
+  test("a row's result does not depend on M, on blocking or on the thread count (bit for bit)", () => {
+    const random = rng(2);
+    const [n, k, m] = [203, 136, 11];
+    for (const format of FORMATS) {
+      const host = randomWeight(random, format, n, k, format === "q8" ? 8 : 0);
+      const w1 = place(one, host);
+      const w2 = place(two, host);
+      const x = randomFloats(random, m * k);
+      const bias = randomFloats(random, n);
+      const batch = new Float32Array(m * n);
+      two.matmul(x, m, w2, batch, bias);
+      const batchOne = new Float32Array(m * n);
+      one.matmul(x, m, w1, batchOne, bias);
+      assert.deepEqual(batchOne, batch, `${format}: 1 thread vs 2 threads`);
+      for (let i = 0; i < m; i++) {
+        const single = new Float32Array(n);
+        two.matmul(x.subarray(i * k, (i + 1) * k), 1, w2, single, bias);
+        assert.deepEqual(single, batch.subarray(i * n, (i + 1) * n), `${format}: row ${i} alone vs in a batch of ${m}`);
+      }
+    }
+  });
+
+  test("f16 zero, subnormals and negatives widen exactly, in gemv, gemm and readRow", () => {
+    const special = [
+      0x0000, 0x8000, 0x0001, 0x8001, 0x0200, 0x83ff, 0x03ff, 0x0400, 0x8400, 0x3c00, 0xbc00, 0x3555, 0x7bff, 0xfbff,
+      0x0155, 0x8155, 0x1234, 0x9234, 0x2e66, 0xc000,
+    ];
+    const k = special.length; // 20: two groups of 8 and a tail of 4
+    const n = 3;
+    const bits = new Uint16Array(n * k);
+    for (let r = 0; r < n; r++) for (let e = 0; e < k; e++) bits[r * k + e] = special[(e + 7 * r) % k]!;
+    const host: HostWeight = { format: "f16", rows: n, cols: k, data: new Uint8Array(bits.buffer) };
+    for (const pool of [one, two]) {
+      const w = place(pool, host);
+      const identity = new Float32Array(k * k);
+      for (let e = 0; e < k; e++) identity[e * k + e] = 1;
+      const gemm = new Float32Array(k * n);
+      pool.matmul(identity, k, w, gemm);
+      const row = new Float32Array(k);
+      for (let r = 0; r < n; r++) {
+        pool.readRow(w, r, row);
+        for (let e = 0; e < k; e++) {
+          const expected = f16ToF32(bits[r * k + e]!);
+          assert.ok(Object.is(row[e], expected), `readRow ${bits[r * k + e]!.toString(16)}: ${row[e]} vs ${expected}`);
+          const viaGemm = gemm[e * n + r]!;
+          // a dot product with one 1 and zeros elsewhere gives +0 for -0: compare values, not zero signs
+          assert.ok(viaGemm === expected, `gemm ${bits[r * k + e]!.toString(16)}: ${viaGemm} vs ${expected}`);
+        }
+      }
+      for (let e = 0; e < k; e++) {
+        const gemv = new Float32Array(n);
+        pool.matmul(identity.subarray(e * k, (e + 1) * k), 1, w, gemv);
+        for (let r = 0; r < n; r++) {
+          assert.ok(gemv[r] === f16ToF32(bits[r * k + e]!), `gemv ${bits[r * k + e]!.toString(16)}: ${gemv[r]}`);
+        }
+      }
+    }
+  });
+
+  test("readRow widens or dequantizes every format", () => {
+    const random = rng(3);
+    for (const format of FORMATS) {
+      const host = randomWeight(random, format, 7, 48, format === "q8" ? 16 : 0);
+      const w = place(two, host);
+      const wide = widenAll(host);
+      const row = new Float32Array(48);
+      for (let r = 0; r < 7; r++) {
+        two.readRow(w, r, row);
+        assert.deepEqual(row, wide.subarray(r * 48, (r + 1) * 48), `${format} row ${r}`);
+      }
+      if (format === "bf16") {
+        const bits = new Uint16Array(host.data.buffer);
+        assert.equal(row[5], new Float32Array(new Uint32Array([bits[6 * 48 + 5]! << 16]).buffer)[0]);
+      }
+      assert.throws(() => two.readRow(w, 7, row), /row must be in \[0, 7\)/);
+    }
+  });
+
+  test("q8 sums beyond the i32 range are turned into f32 in time (per-channel, K = 2560)", () => {
+    const [n, k] = [4, 2560];
+    const q = new Int8Array(n * k).fill(127);
+    const host: HostWeight = {
+      format: "q8",
+      rows: n,
+      cols: k,
+      blockSize: k,
+      data: new Uint8Array(q.buffer),
+      scales: new Float32Array(n).fill(1 / 127),
+    };
+    const w = place(two, host);
+    assert.equal(w.blockSize, k);
+    const x = new Float32Array(k).fill(3);
+    const out = new Float32Array(n);
+    two.matmul(x, 1, w, out);
+    for (const v of out) assert.ok(Math.abs(v - 3 * k) < 1e-3 * 3 * k, `got ${v}, expected ${3 * k}`);
+    const x64 = new Float32Array(64 * k).fill(-3);
+    const out64 = new Float32Array(64 * n);
+    two.matmul(x64, 64, w, out64);
+    for (const v of out64) assert.ok(Math.abs(v + 3 * k) < 1e-3 * 3 * k, `got ${v}, expected ${-3 * k}`);
+  });
+
+  test("quantizeWeight stores int8 within half a step of the f32 rows", () => {
+    const random = rng(4);
+    const [n, k, blockSize] = [13, 96, 32];
+    const f = randomFloats(random, n * k, 0.1);
+    const w = two.quantizeWeight(n, k, blockSize, (r, out) => out.set(f.subarray(r * k, (r + 1) * k)));
+    assert.deepEqual([w.format, w.rows, w.cols, w.blockSize, w.bytes], ["q8", n, k, blockSize, align16(n * k) + n * 3 * 4]);
+    const row = new Float32Array(k);
+    const q = new Int8Array(k);
+    const scales = new Float32Array(k / blockSize);
+    for (let r = 0; r < n; r++) {
+      two.readRow(w, r, row);
+      quantizeRowQ8(f.subarray(r * k, (r + 1) * k), blockSize, q, scales);
+      for (let e = 0; e < k; e++) {
+        const step = scales[Math.floor(e / blockSize)]!;
+        assert.ok(Math.abs(row[e]! - f[r * k + e]!) <= step / 2 + 1e-7, `row ${r} col ${e}`);
+      }
+    }
+  });
+
+  test("M beyond the scratch is split into several calls", async () => {
+    const random = rng(5);
+    const pool = await createComputePool({ threads: 2, scratchBytes: 16384 });
+    try {
+      for (const format of FORMATS) {
+        const host = randomWeight(random, format, 100, 128, format === "q8" ? 32 : 0);
+        const w = place(pool, host);
+        const x = randomFloats(random, 64 * 128);
+        const bias = randomFloats(random, 100);
+        const out = new Float32Array(64 * 100);
+        pool.matmul(x, 64, w, out, bias);
+        assertMatches(`${format} in calls of at most 16 KiB of scratch`, out, x, 64, host, bias);
+      }
+    } finally {
+      await pool.dispose();
+    }
+  });
+
+  test("weights spread over several memories, each a worker has attached", async () => {
+    const random = rng(6);
+    // 4 pages per memory, 1 of them scratch: each memory holds one of these 115 KB weights, not two
+    const pool = await createComputePool({ threads: 2, memoryBytes: 4 * 65536, scratchBytes: 65536 - 64 });
+    try {
+      const placed: [HostWeight, DeviceWeight][] = [];
+      for (const format of FORMATS) {
+        const rows = 1200 / elementBytes(format);
+        const host = randomWeight(random, format, rows, 96, format === "q8" ? 32 : 0);
+        placed.push([host, place(pool, host)]);
+      }
+      for (const [host, w] of placed) {
+        const x = randomFloats(random, 5 * host.cols);
+        const out = new Float32Array(5 * host.rows);
+        pool.matmul(x, 5, w, out);
+        assertMatches(`${host.format} in memory ${w.memory}`, out, x, 5, host);
+      }
+      assert.equal(pool.memories, 4);
+      assert.deepEqual(
+        placed.map(([, w]) => w.memory),
+        [0, 1, 2, 3],
+        "one weight per memory",
+      );
+      assert.throws(
+        () => pool.allocWeight({ format: "f32", rows: 1000, cols: 1000 }, () => {}),
+        /one memory holds at most/,
+      );
+    } finally {
+      await pool.dispose();
+    }
+  });
+
+  test("errors name what was expected and what was found", async () => {
+    const w = two.allocWeight({ format: "f32", rows: 4, cols: 8 }, ({ data }) => data.fill(0));
+    assert.throws(() => two.matmul(new Float32Array(7), 1, w, new Float32Array(4)), /x must be \[1, 8\] \(8 floats\), got 7/);
+    assert.throws(() => two.matmul(new Float32Array(8), 1, w, new Float32Array(5)), /out must be \[1, 4\]/);
+    assert.throws(() => two.matmul(new Float32Array(8), 1, w, new Float32Array(4), new Float32Array(3)), /bias must be \[4\]/);
+    assert.throws(() => two.matmul(new Float32Array(0), 0, w, new Float32Array(0)), /m must be a positive integer/);
+    assert.throws(() => one.matmul(new Float32Array(8), 1, w, new Float32Array(4)), /not allocated by this compute pool/);
+    assert.throws(() => two.allocWeight({ format: "q8", rows: 2, cols: 40 }, () => {}), /multiple of blockSize: K = 40/);
+    assert.throws(() => two.allocWeight({ format: "q8", rows: 2, cols: 40, blockSize: 20 }, () => {}), /multiple of 8/);
+    assert.throws(() => two.allocWeight({ format: "f32", rows: 0, cols: 4 }, () => {}), /positive integers/);
+    const pool = await createComputePool({ threads: 2 });
+    await pool.dispose();
+    assert.throws(() => pool.allocWeight({ format: "f32", rows: 1, cols: 1 }, () => {}), /disposed/);
+  });
+});
+
+describe("compute pool failures", () => {
+  const faulty = new URL("./fault-worker.js", import.meta.url);
+
+  async function withFault<T>(fault: string, body: () => Promise<T>): Promise<T> {
+    const saved = process.env["OAR_FAULT"];
+    process.env["OAR_FAULT"] = fault;
+    try {
+      return await body();
+    } finally {
+      if (saved === undefined) delete process.env["OAR_FAULT"];
+      else process.env["OAR_FAULT"] = saved;
+    }
+  }
+
+  test("a worker that throws makes matmul throw, and the pool stays usable", async () => {
+    const pool = await withFault("throw", () => startPool({ threads: 2 }, faulty));
+    try {
+      const w = pool.allocWeight({ format: "f32", rows: 64, cols: 16 }, ({ data }) => data.fill(0));
+      for (let i = 0; i < 2; i++) {
+        assert.throws(() => pool.matmul(new Float32Array(16), 1, w, new Float32Array(64)), /fault worker: Error: injected fault/);
+      }
+    } finally {
+      await pool.dispose();
+    }
+  });
+
+  test("a worker that dies mid-job makes matmul throw instead of hanging, and later calls too", async () => {
+    const pool = await withFault("exit", () => startPool({ threads: 2, watchdogMs: 300 }, faulty));
+    try {
+      const w = pool.allocWeight({ format: "f32", rows: 64, cols: 16 }, ({ data }) => data.fill(0));
+      assert.throws(() => pool.matmul(new Float32Array(16), 1, w, new Float32Array(64)), /no progress for 300 ms/);
+      assert.throws(() => pool.matmul(new Float32Array(16), 1, w, new Float32Array(64)), /broken/);
+    } finally {
+      await pool.dispose();
+    }
+  });
+
+  test("dispose ends the worker threads", async () => {
+    const threadsNow = (): number | undefined => {
+      try {
+        return Number(/^Threads:\s+(\d+)/m.exec(readFileSync("/proc/self/status", "utf8"))?.[1]);
+      } catch {
+        return undefined; // not Linux: the child-process test below still covers it
+      }
+    };
+    const before = threadsNow();
+    const pool = await createComputePool({ threads: 3 });
+    if (before !== undefined) assert.equal(threadsNow(), before + 2);
+    await pool.dispose();
+    if (before !== undefined) assert.equal(threadsNow(), before);
+  });
+
+  test("a process exits on its own with a pool disposed, or with one never disposed", () => {
+    const index = new URL("../index.js", import.meta.url).href;
+    for (const end of ["await pool.dispose();", ""]) {
+      const script =
+        `import { createComputePool } from ${JSON.stringify(index)};` +
+        `const pool = await createComputePool({ threads: 2 });` +
+        `const w = pool.allocWeight({ format: "f32", rows: 8, cols: 8 }, ({ data }) => data.fill(0));` +
+        `pool.matmul(new Float32Array(8), 1, w, new Float32Array(8));` +
+        end;
+      const file = join(mkdtempSync(join(tmpdir(), "oar-pool-")), "exit.mjs");
+      writeFileSync(file, script);
+      const child = spawnSync(process.execPath, [file], { timeout: 20_000 });
+      assert.equal(child.status, 0, `exit status ${child.status}, signal ${child.signal}: ${child.stderr}`);
+    }
+  });
+});
+
+function align16(n: number): number {
+  return Math.ceil(n / 16) * 16;
+}

@@ -1,0 +1,112 @@
+/**
+ * Plain TypeScript versions of the kernels: the truth the WebAssembly kernels
+ * are tested against, and the scalar conversions readRow and quantizeWeight use.
+ */
+import { assertNever } from "../dtype.js";
+import { type WeightFormat, weightLayout } from "./format.js";
+
+/** A weight as plain arrays, in any format (what matmulReference reads). */
+export interface HostWeight {
+  format: WeightFormat;
+  rows: number; // N
+  cols: number; // K
+  /** q8 only (K elements per scale); ignored otherwise. */
+  blockSize?: number;
+  /** Raw elements: f32 values, bf16/f16 bits, or int8, as bytes; [rows, cols] elements. */
+  data: Uint8Array;
+  /** q8 only: [rows, cols / blockSize]. */
+  scales?: Float32Array;
+}
+
+/** IEEE half bits -> value, by the definition (inf and NaN included). */
+export function f16ToF32(h: number): number {
+  const sign = h & 0x8000 ? -1 : 1;
+  const exponent = (h >> 10) & 0x1f;
+  const mantissa = h & 0x3ff;
+  if (exponent === 0) return sign * mantissa * 2 ** -24;
+  if (exponent === 31) return mantissa === 0 ? sign * Infinity : NaN;
+  return sign * (1 + mantissa / 1024) * 2 ** (exponent - 15);
+}
+
+const bf16Bits = new Uint32Array(1);
+const bf16Value = new Float32Array(bf16Bits.buffer);
+
+/** bfloat16 bits -> value: the top half of an f32. */
+export function bf16ToF32(h: number): number {
+  bf16Bits[0] = h << 16;
+  return bf16Value[0]!;
+}
+
+/**
+ * Quantizes one row symmetrically to int8 per block: scale = max|w| / 127,
+ * q = round(w / scale). An all-zero block gets scale 0.
+ */
+export function quantizeRowQ8(
+  src: Float32Array, // [K]
+  blockSize: number,
+  q: Int8Array, // [K]
+  scales: Float32Array, // [K / blockSize]
+): void {
+  for (let b = 0, k0 = 0; k0 < src.length; b++, k0 += blockSize) {
+    let amax = 0;
+    for (let k = k0; k < k0 + blockSize; k++) amax = Math.max(amax, Math.abs(src[k]!));
+    const inv = amax > 0 ? 127 / amax : 0;
+    for (let k = k0; k < k0 + blockSize; k++) q[k] = Math.max(-127, Math.min(127, Math.round(src[k]! * inv)));
+    scales[b] = amax / 127;
+  }
+}
+
+/** Row `row` of a weight, widened (or dequantized) to f32 into out[K]. */
+export function widenRow(w: HostWeight, row: number, out: Float32Array): void {
+  const { cols, format } = w;
+  const base = w.data.byteOffset + row * cols * (format === "f32" ? 4 : format === "q8" ? 1 : 2);
+  switch (format) {
+    case "f32":
+      out.set(new Float32Array(w.data.buffer, base, cols));
+      return;
+    case "bf16": {
+      const h = new Uint16Array(w.data.buffer, base, cols);
+      for (let k = 0; k < cols; k++) out[k] = bf16ToF32(h[k]!);
+      return;
+    }
+    case "f16": {
+      const h = new Uint16Array(w.data.buffer, base, cols);
+      for (let k = 0; k < cols; k++) out[k] = f16ToF32(h[k]!);
+      return;
+    }
+    case "q8": {
+      const { blockSize } = weightLayout(w);
+      const q = new Int8Array(w.data.buffer, base, cols);
+      const scales = w.scales;
+      if (!scales) throw new Error("a q8 weight needs scales [rows, cols / blockSize]");
+      const s0 = (row * cols) / blockSize;
+      for (let k = 0; k < cols; k++) out[k] = q[k]! * scales[s0 + Math.floor(k / blockSize)]!;
+      return;
+    }
+    default:
+      assertNever(format);
+  }
+}
+
+/**
+ * out[m, n] = sum_k x[m, k] * W[n, k] (+ bias[n]), on the widened (dequantized)
+ * weights, summed in double precision.
+ */
+export function matmulReference(
+  x: Float32Array, // [m, K]
+  m: number,
+  w: HostWeight, // [N, K]
+  out: Float32Array, // [m, N]
+  bias?: Float32Array, // [N]
+): void {
+  const { rows: n, cols: k } = w;
+  const row = new Float32Array(k);
+  for (let j = 0; j < n; j++) {
+    widenRow(w, j, row);
+    for (let i = 0; i < m; i++) {
+      let sum = 0;
+      for (let e = 0; e < k; e++) sum += x[i * k + e]! * row[e]!;
+      out[i * n + j] = sum + (bias ? bias[j]! : 0);
+    }
+  }
+}

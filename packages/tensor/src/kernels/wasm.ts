@@ -1,0 +1,71 @@
+/**
+ * The little of the WebAssembly JS API the pool uses, typed here because the
+ * project's lib (ES2022, no DOM) declares none of it, and the compiled kernels.
+ */
+import { readFileSync } from "node:fs";
+
+/** A compiled module; opaque, but it can be posted to workers. */
+export interface WasmModule {
+  readonly __wasmModule: unique symbol;
+}
+
+export interface WasmMemory {
+  /** A fresh SharedArrayBuffer object after each grow; older ones stay valid at their old length. */
+  readonly buffer: SharedArrayBuffer;
+  grow(pages: number): number;
+}
+
+interface WasmApi {
+  compile(bytes: Uint8Array): Promise<WasmModule>;
+  Memory: new (descriptor: { initial: number; maximum: number; shared: true }) => WasmMemory;
+  Instance: new (module: WasmModule, imports: { env: { memory: WasmMemory } }) => { exports: unknown };
+}
+
+const wasm = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
+
+export const PAGE_BYTES = 65536;
+/** V8's limit for one wasm32 memory: 65536 pages, 4 GiB. */
+export const MAX_PAGES = 65536;
+
+/** The functions of kernels.wat; every pointer is a byte offset in the instance's memory. */
+export interface KernelExports {
+  gemv_f32(x: number, w: number, k: number, n0: number, n1: number, out: number, bias: number): void;
+  gemm_f32(x: number, m: number, w: number, k: number, n0: number, n1: number, out: number, ldo: number, bias: number): void;
+  gemv_bf16(x: number, w: number, k: number, n0: number, n1: number, out: number, bias: number): void;
+  gemm_bf16(x: number, m: number, w: number, k: number, n0: number, n1: number, out: number, ldo: number, bias: number): void;
+  gemv_f16(x: number, w: number, k: number, n0: number, n1: number, out: number, bias: number): void;
+  gemm_f16(x: number, m: number, w: number, k: number, n0: number, n1: number, out: number, ldo: number, bias: number): void;
+  quantize_rows(src: number, m: number, k: number, dst: number, scales: number): void;
+  gemv_q8(
+    x: number, xs: number, w: number, s: number, k: number, bs: number, sub: number,
+    n0: number, n1: number, out: number, bias: number,
+  ): void;
+  gemm_q8(
+    x: number, xs: number, m: number, w: number, s: number, k: number, bs: number, sub: number,
+    n0: number, n1: number, out: number, ldo: number, bias: number,
+  ): void;
+}
+
+/** Compiles dist/kernels/kernels.wasm, which the package's build assembles from kernels.wat. */
+export async function compileKernels(): Promise<WasmModule> {
+  const url = new URL("./kernels.wasm", import.meta.url);
+  let bytes: Uint8Array;
+  try {
+    bytes = readFileSync(url);
+  } catch (error) {
+    throw new Error(
+      `the compute kernels are missing (${url.pathname}): build @oar/tensor first ` +
+        `(npm run build -w @oar/tensor assembles src/kernels/kernels.wat); ${String(error)}`,
+    );
+  }
+  return wasm.compile(bytes);
+}
+
+/** A shared memory of `pages` pages that can grow to `maxPages`. */
+export function sharedMemory(pages: number, maxPages: number): WasmMemory {
+  return new wasm.Memory({ initial: pages, maximum: maxPages, shared: true });
+}
+
+export function instantiate(module: WasmModule, memory: WasmMemory): KernelExports {
+  return new wasm.Instance(module, { env: { memory } }).exports as KernelExports;
+}
