@@ -115,6 +115,36 @@ describe("replace", () => {
     assert.equal(g.replace({ insert: b }).ok, false);
   });
 
+  it("wraps a value: the inserted node keeps reading it, everyone else reads the wrapper", () => {
+    const { g, h, y } = mlp();
+    const b = new RewriteBuilder(g);
+    const relu = b.op("Relu", [h], { name: "wrap" });
+    assert.deepEqual(g.replace({ insert: b, rewire: [[h, relu]] }), { ok: true });
+    assert.equal(relu.node!.input(0), h);
+    assert.equal(y.node!.input(0), relu);
+    assert.deepEqual(
+      g.nodes.map((n) => n.name),
+      ["proj", "wrap", "bias", "Softmax"],
+    );
+    assert.deepEqual(verify(g), []);
+  });
+
+  it("keeps order through many insertions at one place", () => {
+    const { g, h, y } = mlp();
+    let current = h;
+    for (let i = 0; i < 200; i++) {
+      const b = new RewriteBuilder(g);
+      const next = b.op("Relu", [current], { name: `wrap${i}` });
+      assert.equal(g.replace({ insert: b, rewire: [[current, next]] }).ok, true);
+      current = next;
+    }
+    assert.equal(y.node!.input(0), current);
+    const names = g.nodes.map((n) => n.name);
+    assert.deepEqual(names.slice(0, 3), ["proj", "wrap0", "wrap1"]);
+    assert.deepEqual(names.slice(-3), ["wrap199", "bias", "Softmax"]);
+    assert.deepEqual(verify(g), []);
+  });
+
   it("refuses, changing nothing, a removal that would orphan a used value", () => {
     const { g, h } = mlp();
     const before = g.nodes.map((n) => n.name);

@@ -10,6 +10,7 @@ import {
   kValueName,
 } from "./internal.js";
 import type { Node } from "./node.js";
+import { NodeList } from "./node-list.js";
 import { type Shape, formatShape, mergeShapes, shapeConflict } from "./shape.js";
 import { Value } from "./value.js";
 
@@ -31,7 +32,11 @@ export interface Replacement {
   readonly remove?: readonly Node[];
   /** New nodes and initializers, inserted in the order built. */
   readonly insert?: RewriteBuilder;
-  /** [old, new]: every use of old (and its place among the graph outputs, with its name) moves to new. */
+  /**
+   * [old, new]: every use of old (and its place among the graph outputs, with
+   * its name) moves to new. Uses by the inserted nodes stay, so a rewrite
+   * can wrap a value: insert Cast(v) and rewire [v, cast].
+   */
   readonly rewire?: readonly (readonly [Value, Value])[];
   /** Initializers to drop; they must end up unused. */
   readonly removeInitializers?: readonly Value[];
@@ -58,7 +63,7 @@ export class Graph extends BuilderBase {
   readonly opsets: Map<string, number>;
   readonly #inputs: Value[] = [];
   #outputs: Value[] = [];
-  #nodes: Node[] = [];
+  readonly #nodes = new NodeList();
   #initializers: Value[] = [];
   readonly #initializerSet = new Set<Value>();
   readonly #usedValueNames = new Set<string>();
@@ -85,7 +90,7 @@ export class Graph extends BuilderBase {
 
   /** In topological order. Iterate over a copy (`[...g.nodes]`) when changing the graph on the way. */
   get nodes(): readonly Node[] {
-    return this.#nodes;
+    return this.#nodes.toArray();
   }
 
   get initializers(): readonly Value[] {
@@ -188,7 +193,6 @@ export class Graph extends BuilderBase {
     for (const n of newNodes) {
       for (const [i, v] of n.inputs.entries()) {
         if (v === null) continue;
-        if (rewire.has(v)) return refuse(`new ${n.describe()} reads '${v.name}', which this change rewires`);
         const visible = v.node !== null && newNodeSet.has(v.node) ? seen.has(v.node) : fresh(v) || (this.contains(v) && !gone(v));
         if (!visible) {
           return refuse(`new ${n.describe()} input ${i} '${v.name}' is not produced before it (removed, or built later)`);
@@ -217,8 +221,8 @@ export class Graph extends BuilderBase {
       if (v.isGraphOutput) return refuse(`initializer '${v.name}' is a graph output`);
     }
 
-    const order = this.#plan(remove, newNodes, rewire);
-    if (order === null) return refuse("the change would create a cycle");
+    const plan = this.#plan(remove, newNodes, rewire);
+    if (plan === null) return refuse("the change would create a cycle");
 
     for (const v of newInits) this[kAddInitializer](v);
     for (const [old, nu] of rewire) {
@@ -233,16 +237,18 @@ export class Graph extends BuilderBase {
         this.#outputs[at] = nu;
       }
     }
+    if ("anchor" in plan) this.#nodes.insertAfter(plan.anchor, newNodes);
     for (const n of remove) {
       n.inputs.forEach((_, i) => n.setInput(i, null));
       n[kSetState]("removed");
+      this.#nodes.remove(n);
     }
     if (dropInits.size > 0) {
       this.#initializers = this.#initializers.filter((v) => !dropInits.has(v));
       for (const v of dropInits) this.#initializerSet.delete(v);
     }
     for (const n of newNodes) n[kSetState]("attached");
-    this.#nodes = order;
+    if ("order" in plan) this.#nodes.reset(plan.order);
     built?.[kConsume]();
     return OK;
   }
@@ -253,44 +259,64 @@ export class Graph extends BuilderBase {
    * Throws naming a node on a cycle.
    */
   sortTopologically(): void {
-    const order = stableTopologicalOrder(this.#nodes, (n) => n.inputs);
+    const order = stableTopologicalOrder(this.#nodes.toArray(), (n) => n.inputs);
     if (order === null) throw new Error(`graph '${this.name}' has a cycle; it cannot be ordered`);
-    this.#nodes = order;
+    this.#nodes.reset(order);
   }
 
-  /** The node order after a replacement, or null if it would have a cycle. */
-  #plan(remove: ReadonlySet<Node>, newNodes: readonly Node[], rewire: ReadonlyMap<Value, Value>): Node[] | null {
-    const pos = new Map(this.#nodes.map((n, i) => [n, i]));
+  /**
+   * Where the new nodes go: right after `anchor` (in place of the last removed
+   * node when that is late enough, else after the last node they read from),
+   * or, when that cannot be topological, a whole new order; null on a cycle.
+   * Costs the size of the change, except in the re-sorting case.
+   */
+  #plan(
+    remove: ReadonlySet<Node>,
+    newNodes: readonly Node[],
+    rewire: ReadonlyMap<Value, Value>,
+  ): { readonly anchor: Node | null } | { readonly order: Node[] } | null {
+    const list = this.#nodes;
     const newSet = new Set(newNodes);
-    let lo = 0;
+    const later = (a: Node | null, b: Node) => a === null || list.key(b) > list.key(a);
+    let lastProducer: Node | null = null;
     for (const n of newNodes) {
       for (const v of n.inputs) {
         const p = v?.node;
-        if (p !== null && p !== undefined && !newSet.has(p)) lo = Math.max(lo, pos.get(p)! + 1);
+        if (p !== null && p !== undefined && !newSet.has(p) && later(lastProducer, p)) lastProducer = p;
       }
     }
-    let hi = Infinity;
+    let firstConsumer: Node | null = null;
     let needSort = false;
     for (const [old, nu] of rewire) {
-      let first = Infinity;
-      for (const u of old.uses) if (!remove.has(u.node)) first = Math.min(first, pos.get(u.node)!);
-      if (nu.node !== null && newSet.has(nu.node)) hi = Math.min(hi, first);
-      const p = nu.node === null || newSet.has(nu.node) ? -1 : pos.get(nu.node)!;
-      if (p >= first) needSort = true;
+      let first: Node | null = null;
+      for (const u of old.uses) if (!remove.has(u.node) && (first === null || list.key(u.node) < list.key(first))) first = u.node;
+      if (first === null || nu.node === null) continue;
+      if (newSet.has(nu.node)) {
+        if (firstConsumer === null || list.key(first) < list.key(firstConsumer)) firstConsumer = first;
+      } else if (list.key(nu.node) >= list.key(first)) {
+        needSort = true;
+      }
     }
-    let lastRemoved = -1;
-    for (const n of remove) lastRemoved = Math.max(lastRemoved, pos.get(n)!);
-    const preferred = lastRemoved >= 0 ? lastRemoved : Number.isFinite(hi) ? hi : this.#nodes.length;
-    const at = Math.max(preferred, lo);
-    if (at > hi) needSort = true;
-    const order: Node[] = [];
-    this.#nodes.forEach((n, i) => {
-      if (i === at) order.push(...newNodes);
-      if (!remove.has(n)) order.push(n);
-    });
-    if (at >= this.#nodes.length) order.push(...newNodes);
-    if (!needSort) return order;
-    return stableTopologicalOrder(order, (n) => n.inputs.map((v) => (v === null ? v : (rewire.get(v) ?? v))));
+    let lastRemoved: Node | null = null;
+    for (const n of remove) if (later(lastRemoved, n)) lastRemoved = n;
+    let anchor: Node | null;
+    if (lastRemoved !== null && (lastProducer === null || list.key(lastRemoved) > list.key(lastProducer))) anchor = lastRemoved;
+    else if (lastProducer !== null) anchor = lastProducer;
+    else if (firstConsumer !== null) anchor = list.prev(firstConsumer);
+    else anchor = list.tail;
+    if (firstConsumer !== null && anchor !== null && list.key(anchor) >= list.key(firstConsumer)) needSort = true;
+    if (!needSort) return { anchor };
+    const tentative: Node[] = [];
+    if (anchor === null) tentative.push(...newNodes);
+    for (const n of list.toArray()) {
+      if (!remove.has(n)) tentative.push(n);
+      if (n === anchor) tentative.push(...newNodes);
+    }
+    // New nodes keep reading a rewired value itself (wrapping it); everyone else reads its replacement.
+    const order = stableTopologicalOrder(tentative, (n) =>
+      newSet.has(n) ? n.inputs : n.inputs.map((v) => (v === null ? v : (rewire.get(v) ?? v))),
+    );
+    return order === null ? null : { order };
   }
 
   /** Gives `name` to `forValue` (null: a new input). An alive input or output holding it is an error; any other holder is renamed. */
@@ -313,7 +339,7 @@ export class Graph extends BuilderBase {
 
   #alive(): Value[] {
     const out: Value[] = [...this.#inputs, ...this.#initializers];
-    for (const n of this.#nodes) for (const v of n.outputs) if (v !== null) out.push(v);
+    for (const n of this.#nodes.toArray()) for (const v of n.outputs) if (v !== null) out.push(v);
     return out;
   }
 
@@ -353,7 +379,7 @@ export class Graph extends BuilderBase {
   /** Appends a node as is (the builders and readModel). */
   [kAppendNode](node: Node): void {
     node[kSetState]("attached");
-    this.#nodes.push(node);
+    this.#nodes.append(node);
   }
 
   [kAddInitializer](value: Value): void {
