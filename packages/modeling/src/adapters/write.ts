@@ -316,7 +316,7 @@ function writePaddleWeights(dir: string, tensors: readonly [string, Tensor][], s
 function prepareDir(dir: string, overwrite: boolean): void {
   if (fs.existsSync(dir)) {
     const entries = fs.readdirSync(dir);
-    if (entries.length > 0 && !overwrite) throw new AdapterError(`${dir}: not empty (pass overwrite to replace the adapter there)`);
+    if (entries.length > 0 && !overwrite) throw new AdapterError(`${dir}: not empty (pass overwrite to replace the adapter files there)`);
     const ours = new Set<string>(Object.values(ADAPTER_FILES));
     for (const f of entries) {
       if (ours.has(f) || /^peft_model-\d+-of-\d+\.safetensors$/.test(f)) fs.rmSync(path.join(dir, f));
