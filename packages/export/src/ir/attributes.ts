@@ -22,6 +22,7 @@ function checkInt(x: number, what: string): number {
   return x;
 }
 
+/** Raw attributes for foreign nodes (known ops take plain values through their schema). */
 export function intAttr(value: number): Attribute {
   return { type: "int", value: checkInt(value, "an int attribute") };
 }
@@ -36,9 +37,6 @@ export function intsAttr(value: readonly number[]): Attribute {
 }
 export function floatsAttr(value: readonly number[]): Attribute {
   return { type: "floats", value: [...value] };
-}
-export function tensorAttr(value: Tensor): Attribute {
-  return { type: "tensor", value };
 }
 
 /**

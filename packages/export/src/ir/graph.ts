@@ -1,4 +1,4 @@
-import type { DType } from "@oar/tensor";
+import { type DType, assertNever } from "@oar/tensor";
 import { BuilderBase, type RewriteBuilder } from "./builder.js";
 import {
   kAddInitializer,
@@ -137,6 +137,8 @@ export class Graph extends BuilderBase {
         return this.#initializerSet.has(x);
       case "node":
         return x.producer.node.state === "attached";
+      default:
+        return assertNever(x.producer);
     }
   }
 

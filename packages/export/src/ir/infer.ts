@@ -1,4 +1,4 @@
-import type { DType } from "@oar/tensor";
+import { type DType, assertNever } from "@oar/tensor";
 import { dtypeOfAttribute } from "./attributes.js";
 import { constantNumbers, constantValue } from "./constant.js";
 import type { Node } from "./node.js";
@@ -282,10 +282,8 @@ function infer(node: Node): Inference {
     case "MultiHeadAttention":
     case "FusedMatMul":
       return nothing;
-    default: {
-      const unhandled: never = op;
-      return unhandled;
-    }
+    default:
+      return assertNever(op);
   }
 }
 

@@ -207,11 +207,6 @@ export function isForeignOpType(op: OpType | ForeignOpType): op is ForeignOpType
   return !isOpType(op);
 }
 
-/** The domain of a known op ("" for ai.onnx). */
-export function domainOf(op: OpType): string {
-  return OP_SCHEMAS[op].domain;
-}
-
 export function isCommutative(op: OpType): boolean {
   const schema: OpSchema = OP_SCHEMAS[op];
   return schema.commutative === true;

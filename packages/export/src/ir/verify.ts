@@ -1,3 +1,4 @@
+import { assertNever } from "@oar/tensor";
 import type { Graph } from "./graph.js";
 import { inferOutputs } from "./infer.js";
 import type { Node } from "./node.js";
@@ -12,6 +13,8 @@ function producerText(v: Value): string {
       return "an initializer";
     case "node":
       return `output ${v.producer.index} of ${v.producer.node.describe()}`;
+    default:
+      return assertNever(v.producer);
   }
 }
 

@@ -1,3 +1,4 @@
+import { assertNever } from "@oar/tensor";
 import { type Attribute, attributeFromSchema, attributesEqual } from "../ir/attributes.js";
 import { constantValue, tensorNumbers } from "../ir/constant.js";
 import { isFloatDType } from "../ir/dtype.js";
@@ -124,6 +125,8 @@ function* matchValue(pv: PatternValue, v: Value, b: Bindings): Generator<Binding
     case "output":
       yield* matchOutput(pv.node, pv.index, v, b);
       return;
+    default:
+      assertNever(pv);
   }
 }
 
@@ -188,6 +191,8 @@ function depth(pv: PatternValue | null): number {
       return Math.max(...pv.alternatives.map(depth));
     case "output":
       return 1 + Math.max(0, ...pv.node.inputs.map(depth));
+    default:
+      return assertNever(pv);
   }
 }
 
@@ -219,6 +224,8 @@ function collect(pv: PatternValue | null, vars: Set<string>, nodes: Set<PatternN
       for (const name of pv.node.binds.values()) vars.add(name);
       for (const input of pv.node.inputs) collect(input, vars, nodes);
       return;
+    default:
+      assertNever(pv);
   }
 }
 
