@@ -64,7 +64,7 @@ export class EagerOps implements Ops<EagerValue, EagerWeight> {
   constructor(
     private readonly pool: ComputePool,
     private readonly cache: KvCache,
-    private readonly rope: RopeTable,
+    private readonly ropeTable: RopeTable,
     private readonly step: readonly StepSequence[],
   ) {
     let rows = 0;
@@ -151,7 +151,7 @@ export class EagerOps implements Ops<EagerValue, EagerWeight> {
     const half = headDim / 2;
     let maxPos = 0;
     for (const p of this.positions) maxPos = Math.max(maxPos, p);
-    const { cos, sin } = this.rope.table(maxPos + 1);
+    const { cos, sin } = this.ropeTable.table(maxPos + 1);
     const out = new Float32Array(x.data.length);
     for (let r = 0; r < x.rows; r++) {
       const t = this.positions[r]! * half;
