@@ -5,7 +5,7 @@ import type { DecoderConfig } from "../config.js";
 import { decoderForward } from "../decoder.js";
 import type { LoraDelta } from "../ops.js";
 import { ropeInvFreq } from "../rope.js";
-import { buildDecoderWeights, type DecoderWeights } from "../weights.js";
+import { buildDecoderWeights, decoderParams, type DecoderWeights } from "../weights.js";
 import { EagerOps, RopeTable, type EagerWeight } from "./backend.js";
 import { denseKvCache, pagedKvCache, type KvCache, type SequenceCache } from "./kv-cache.js";
 import { loadEagerWeights, storeMatrix, type WeightEdit, type WeightStorage } from "./load-weights.js";
@@ -150,9 +150,26 @@ export function defaultStorage(cfg: DecoderConfig): WeightStorage {
   }
 }
 
+/** Checks a prefix against the model: one [length, kv_heads*head_dim] block of keys and of values per layer. */
+function checkPrefix(prefix: PrefixCache, config: DecoderConfig): void {
+  const kvDim = config.numKvHeads * config.headDim;
+  if (!Number.isSafeInteger(prefix.length) || prefix.length <= 0) throw new Error(`prefix: length must be a positive integer, got ${prefix.length}`);
+  if (prefix.keys.length !== config.numLayers || prefix.values.length !== config.numLayers) {
+    throw new Error(`prefix: ${prefix.keys.length} layers of keys and ${prefix.values.length} of values, the model has ${config.numLayers} layers`);
+  }
+  for (const [what, parts] of [["keys", prefix.keys], ["values", prefix.values]] as const) {
+    parts.forEach((part, l) => {
+      if (part.length !== prefix.length * kvDim) {
+        throw new Error(`prefix: layer ${l} ${what} hold ${part.length} floats, [length ${prefix.length}, kv_heads*head_dim ${kvDim}] needs ${prefix.length * kvDim}`);
+      }
+    });
+  }
+}
+
 /** Loads a Hugging Face checkpoint directory as an eager model. */
 export async function loadEagerModel(dir: string, options: EagerModelOptions = {}): Promise<EagerModel> {
   const config = readDecoderConfig(dir);
+  if (options.prefix !== undefined) checkPrefix(options.prefix, config);
   const source = openCheckpoint(dir);
   const pool = await createComputePool(options.threads === undefined ? {} : { threads: options.threads });
   try {
@@ -162,9 +179,15 @@ export async function loadEagerModel(dir: string, options: EagerModelOptions = {
       ...(options.edit === undefined ? {} : { edit: options.edit }),
     });
     const lora = new Map<string, LoraDelta<EagerWeight>[]>();
+    // The layers buildDecoderWeights asks LoRA for, so an update for any other module is an error, not ignored.
+    const linear = new Map(decoderParams(config).filter((p) => p.shape.length === 2 && p.name.startsWith("model.layers.")).map((p) => [p.name.slice(0, -".weight".length), p.shape]));
     for (const u of options.unmergedLora ?? []) {
-      const inFeatures = u.a.length / u.rank;
-      const outFeatures = u.b.length / u.rank;
+      const shape = linear.get(u.module);
+      if (shape === undefined) throw new Error(`unmerged LoRA for "${u.module}": the model has no such linear layer (they are named like "model.layers.0.self_attn.q_proj")`);
+      const [outFeatures, inFeatures] = shape as [number, number];
+      if (!Number.isSafeInteger(u.rank) || u.rank <= 0 || u.a.length !== u.rank * inFeatures || u.b.length !== outFeatures * u.rank) {
+        throw new Error(`unmerged LoRA for "${u.module}": a [${u.rank}, ${inFeatures}] and b [${outFeatures}, ${u.rank}] need ${u.rank * inFeatures} and ${outFeatures * u.rank} elements, got ${u.a.length} and ${u.b.length}`);
+      }
       const a = storeMatrix(pool, u.a, u.rank, inFeatures, { format: "f32" });
       const b = storeMatrix(pool, u.b, outFeatures, u.rank, { format: "f32" });
       const list = lora.get(u.module) ?? [];
