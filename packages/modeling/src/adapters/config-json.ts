@@ -117,6 +117,6 @@ function isEmpty(v: unknown): boolean {
   return false;
 }
 
-export function show(v: unknown): string {
+function show(v: unknown): string {
   return v === undefined ? "nothing" : JSON.stringify(v);
 }

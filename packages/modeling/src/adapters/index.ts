@@ -6,7 +6,7 @@
 export { AdapterError } from "./errors.js";
 export { ADAPTER_FILES, loadAdapters, type AdapterFormat, type AdapterSource, type Adapters } from "./load.js";
 export { loraScale, mergeLora, unmergedLora, type LoraLayer } from "./lora.js";
-export { linearModules, paddleRoot, type LinearModule } from "./modules.js";
+export { linearModules, type LinearModule } from "./modules.js";
 export { parseNpy, readNpy, writeNpy, type NpyArray, type NpyDtype } from "./npy.js";
 export {
   evaluatePaddleProjection,

@@ -86,7 +86,8 @@ function loadAdapter(dir: string, cfg: DecoderConfig): OneAdapter {
     throw new AdapterError(`${dir}: cannot open adapter directory: ${(e as Error).message}`);
   }
   if (!stat.isDirectory()) throw new AdapterError(`${dir}: an adapter is a directory, this is a file`);
-  const configs = [ADAPTER_FILES.peftConfig, ADAPTER_FILES.paddleLoraConfig, ADAPTER_FILES.paddlePrefixConfig].filter((f) => fs.existsSync(path.join(dir, f)));
+  const candidates = [ADAPTER_FILES.peftConfig, ADAPTER_FILES.paddleLoraConfig, ADAPTER_FILES.paddlePrefixConfig] as const;
+  const configs = candidates.filter((f) => fs.existsSync(path.join(dir, f)));
   if (configs.length === 0) {
     throw new AdapterError(`${dir}: no ${ADAPTER_FILES.peftConfig} (PEFT), ${ADAPTER_FILES.paddleLoraConfig} or ${ADAPTER_FILES.paddlePrefixConfig} (PaddleNLP): not an adapter directory`);
   }
@@ -121,8 +122,6 @@ function loadAdapter(dir: string, cfg: DecoderConfig): OneAdapter {
         tensors?.close();
       }
     }
-    default:
-      throw new AdapterError(`${dir}: unexpected config file ${configFile}`);
   }
 }
 

@@ -46,7 +46,7 @@ export function linearModules(cfg: DecoderConfig): LinearModule[] {
  * target; a pattern matching any other module is an error, as it is in
  * PEFT and PaddleNLP.
  */
-export function moduleEntries(cfg: DecoderConfig, root: string): ModuleEntry[] {
+function moduleEntries(cfg: DecoderConfig, root: string): ModuleEntry[] {
   const linear = new Map(linearModules(cfg).map((m) => [m.name, m]));
   const entries: ModuleEntry[] = [];
   const other = (name: string, why: string): void => {
@@ -106,7 +106,9 @@ export function paddleModules(cfg: DecoderConfig, where: string): ModuleEntry[] 
  * Compiles a regular expression from an adapter config. The configs were
  * written for Python's `re`; the common syntax (classes, groups,
  * alternation, quantifiers, escapes) means the same in JavaScript, and the
- * Python-only group syntax is refused rather than misread.
+ * Python-only group syntax is refused rather than misread. "full" is
+ * re.fullmatch; "end" matches a dot-separated tail of the name, as PEFT's
+ * rank_pattern and alpha_pattern keys do (re.match of `(.*\.)?(key)$`).
  */
 export function pythonRegex(pattern: string, anchor: "full" | "end", where: string): RegExp {
   if (/\(\?P[<=]|\\[AZ]|\(\?#/.test(pattern)) {
