@@ -46,6 +46,8 @@ export const Slot = {
   CHUNK: 22,
   /** Number of chunks. */
   CHUNKS: 23,
+  /** f16: the power of two the weight's data was scaled by at load (see f16.ts). */
+  SHIFT: 24,
 } as const;
 
 export const Op = {
@@ -99,7 +101,7 @@ export function runChunks(ctl: Int32Array, instances: readonly KernelExports[]):
   const x = ctl[Slot.X]!, xs = ctl[Slot.XS]!, m = ctl[Slot.M]!, w = ctl[Slot.W]!, s = ctl[Slot.S]!;
   const k = ctl[Slot.K]!, bs = ctl[Slot.BS]!, flush = ctl[Slot.FLUSH]!, n = ctl[Slot.N]!;
   const out = ctl[Slot.OUT]!, ldo = ctl[Slot.LDO]!, bias = ctl[Slot.BIAS]!;
-  const chunk = ctl[Slot.CHUNK]!, chunks = ctl[Slot.CHUNKS]!;
+  const chunk = ctl[Slot.CHUNK]!, chunks = ctl[Slot.CHUNKS]!, shift = ctl[Slot.SHIFT]!;
   for (let c = Atomics.add(ctl, Slot.NEXT, 1); c < chunks; c = Atomics.add(ctl, Slot.NEXT, 1)) {
     const n0 = c * chunk;
     const n1 = Math.min(n, n0 + chunk);
@@ -117,10 +119,10 @@ export function runChunks(ctl: Int32Array, instances: readonly KernelExports[]):
         kernels.gemm_bf16(x, m, w, k, n0, n1, out, ldo, bias);
         break;
       case Op.GEMV_F16:
-        kernels.gemv_f16(x, w, k, n0, n1, out, bias);
+        kernels.gemv_f16(x, w, k, n0, n1, out, bias, shift);
         break;
       case Op.GEMM_F16:
-        kernels.gemm_f16(x, m, w, k, n0, n1, out, ldo, bias);
+        kernels.gemm_f16(x, m, w, k, n0, n1, out, ldo, bias, shift);
         break;
       case Op.GEMV_Q8:
         kernels.gemv_q8(x, xs, w, s, k, bs, flush, n0, n1, out, bias);

@@ -25,8 +25,9 @@ export interface WeightSpec {
 export const DEFAULT_Q8_BLOCK = 32;
 
 /**
- * The q8 kernels turn their exact i32 sums into f32 at most this many elements
- * apart: a row's sum over them stays below 2^31 (512 * 128 * 32767 < 2^31).
+ * The q8 kernels turn their exact i32 lane sums into f32 at most this many
+ * elements apart: a lane gains at most 2 * 128 * 32767 per 8 elements, so over
+ * 512 it stays 4 times below 2^31.
  */
 const MAX_Q8_FLUSH = 512;
 

@@ -5,8 +5,10 @@
 ;; W is row-major [N, K] (Hugging Face [out, in]) in one of four formats:
 ;;   f32   4-byte floats.
 ;;   bf16  raw bfloat16 bits: an f32 is the 16 bits shifted into the top half.
-;;   f16   raw IEEE half bits, widened with integer ops (exact for zero, subnormals
-;;         and both signs; inf/NaN are not special-cased: weights hold none).
+;;   f16   raw IEEE half bits, widened with integer ops and one multiply by a
+;;         power of two (exact for zero, subnormals and both signs; inf/NaN are
+;;         not special-cased: weights hold none). The host has scaled the data
+;;         by 2^d so that no f16 is subnormal (see f16.ts); the kernels undo it.
 ;;   q8    int8 with one f32 scale per block of `bs` along K (W ~ q * scale). x is
 ;;         first quantized per row to int16 with one f32 scale by $quantize_rows;
 ;;         the products are summed exactly in i32 by i32x4.dot_i16x8_s and turned
@@ -25,8 +27,9 @@
 ;;           vector loaded (and widened) is used by 4 x rows and each x vector by
 ;;           2 W rows, so a W row comes from memory once per 4 x rows and the loop
 ;;           is bound by arithmetic, not memory. 8 accumulators + 2 W + 1 x vector
-;;           stay within the 16 xmm registers V8 allocates from. The host keeps
-;;           the x rows of one call small enough to stay in L2.
+;;           stay within the 16 xmm registers V8 allocates from (q8, which needs
+;;           i32 and f32 accumulators, blocks 4 x rows by 1 W row). The host
+;;           keeps the x rows of one call small enough to stay in L2.
 ;; Rows past the end of a block are clamped to the last real row (read again,
 ;; from cache) and their results are not stored, so there is no separate kernel
 ;; for N % 4 or M % 4.
@@ -54,33 +57,22 @@
       (f32.add (f32x4.extract_lane 0 (local.get $v)) (f32x4.extract_lane 1 (local.get $v)))
       (f32.add (f32x4.extract_lane 2 (local.get $v)) (f32x4.extract_lane 3 (local.get $v)))))
 
-  ;; Lane j of the result is the sum of the 4 lanes of a_j (i32, exact): two
-  ;; rounds of pairing lanes by shuffles, as a 4x4 transpose fused with the adds.
-  (func $hsum4_i32 (param $a0 v128) (param $a1 v128) (param $a2 v128) (param $a3 v128) (result v128)
-    (local $t01 v128) (local $t23 v128)
-    ;; t01 = [a0.0 + a0.2, a0.1 + a0.3, a1.0 + a1.2, a1.1 + a1.3]
-    (local.set $t01 (i32x4.add
-      (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $a0) (local.get $a1))
-      (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $a0) (local.get $a1))))
-    (local.set $t23 (i32x4.add
-      (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $a2) (local.get $a3))
-      (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $a2) (local.get $a3))))
-    ;; [t01.0 + t01.1, t01.2 + t01.3, t23.0 + t23.1, t23.2 + t23.3]
-    (i32x4.add
-      (i8x16.shuffle 0 1 2 3 8 9 10 11 16 17 18 19 24 25 26 27 (local.get $t01) (local.get $t23))
-      (i8x16.shuffle 4 5 6 7 12 13 14 15 20 21 22 23 28 29 30 31 (local.get $t01) (local.get $t23))))
-
-  ;; One f16 (low 16 bits of h) as f32. Put the half in the top 16 bits, shift
-  ;; right by 3 arithmetically and keep the sign and the 15 bits of exponent and
-  ;; mantissa, which now sit where an f32 keeps them: that f32 is the half's
-  ;; value times 2^-112 (also for subnormals, which become f32 subnormals), and
-  ;; the multiply by 2^112 is exact.
-  (func $f16 (param $h i32) (result f32)
+  ;; One f16 (low 16 bits of h) as f32, times pow. Put the half in the top 16
+  ;; bits, shift right by 3 arithmetically and keep the sign and the 15 bits of
+  ;; exponent and mantissa, which now sit where an f32 keeps them: that f32 is
+  ;; the half's value times 2^-112 (f16 subnormals become f32 subnormals), and
+  ;; a multiply by pow = 2^(112 - d) is exact.
+  (func $f16 (param $h i32) (param $pow f32) (result f32)
     (f32.mul
       (f32.reinterpret_i32
         (i32.and (i32.shr_s (i32.shl (local.get $h) (i32.const 16)) (i32.const 3))
                  (i32.const 0x8fffe000)))
-      (f32.const 0x1p112)))
+      (local.get $pow)))
+
+  ;; 2^(112 - d) in every lane: what undoes both the bit move of $f16 and the
+  ;; host's scaling of the data by 2^d.
+  (func $f16_pow (param $d i32) (result v128)
+    (f32x4.splat (f32.reinterpret_i32 (i32.shl (i32.sub (i32.const 239) (local.get $d)) (i32.const 23)))))
 
   ;; Writes v (+ bias[n] when there is a bias) to dst.
   (func $put (param $dst i32) (param $v f32) (param $bias i32) (param $n i32)
@@ -155,7 +147,7 @@
       (br $tail)))
     (local.get $s))
 
-  (func $finish_f16 (param $acc v128) (param $x i32) (param $w i32) (param $from i32) (param $k i32) (result f32)
+  (func $finish_f16 (param $acc v128) (param $x i32) (param $w i32) (param $from i32) (param $k i32) (param $pow f32) (result f32)
     (local $s f32) (local $i i32)
     (local.set $s (call $hsum (local.get $acc)))
     (local.set $i (local.get $from))
@@ -163,7 +155,8 @@
       (br_if $done (i32.ge_u (local.get $i) (local.get $k)))
       (local.set $s (f32.add (local.get $s)
         (f32.mul (f32.load (i32.add (local.get $x) (i32.shl (local.get $i) (i32.const 2))))
-                 (call $f16 (i32.load16_u (i32.add (local.get $w) (i32.shl (local.get $i) (i32.const 1))))))))
+                 (call $f16 (i32.load16_u (i32.add (local.get $w) (i32.shl (local.get $i) (i32.const 1))))
+                   (local.get $pow)))))
       (local.set $i (i32.add (local.get $i) (i32.const 1)))
       (br $tail)))
     (local.get $s))
@@ -452,10 +445,12 @@
 
   ;; ---- f16 ------------------------------------------------------------------
   ;; As bf16, then each lane v (the half in the top 16 bits) becomes
-  ;; f32(((v >>s 3) & 0x8fffe000)) * 2^112, as in $f16: 3 ops per 4 weights.
+  ;; f32(((v >>s 3) & 0x8fffe000)) * 2^(112 - d), as in $f16: 3 ops per 4
+  ;; weights. d is the power of two the host scaled the data by.
 
   (func (export "gemv_f16")
     (param $x i32) (param $w i32) (param $k i32) (param $n0 i32) (param $n1 i32) (param $out i32) (param $bias i32)
+    (param $d i32)
     (local $kb i32) (local $kv i32) (local $last i32) (local $n i32) (local $i i32) (local $j i32)
     (local $w0 i32) (local $w1 i32) (local $w2 i32) (local $w3 i32)
     (local $zero v128) (local $mask v128) (local $pow v128) (local $raw v128) (local $xl v128) (local $xh v128)
@@ -465,7 +460,7 @@
     (local.set $last (i32.sub (local.get $n1) (i32.const 1)))
     (local.set $zero (v128.const i32x4 0 0 0 0))
     (local.set $mask (v128.const i32x4 0x8fffe000 0x8fffe000 0x8fffe000 0x8fffe000))
-    (local.set $pow (v128.const f32x4 0x1p112 0x1p112 0x1p112 0x1p112))
+    (local.set $pow (call $f16_pow (local.get $d)))
     (local.set $n (local.get $n0))
     (block $rows_done (loop $rows
       (br_if $rows_done (i32.ge_s (local.get $n) (local.get $n1)))
@@ -516,16 +511,16 @@
         (i32.add (local.get $out) (i32.shl (local.get $n) (i32.const 2)))
         (i32.sub (local.get $n1) (local.get $n)) (local.get $bias) (local.get $n)
         (call $vec4
-          (call $finish_f16 (local.get $a0) (local.get $x) (local.get $w0) (local.get $i) (local.get $k))
-          (call $finish_f16 (local.get $a1) (local.get $x) (local.get $w1) (local.get $i) (local.get $k))
-          (call $finish_f16 (local.get $a2) (local.get $x) (local.get $w2) (local.get $i) (local.get $k))
-          (call $finish_f16 (local.get $a3) (local.get $x) (local.get $w3) (local.get $i) (local.get $k))))
+          (call $finish_f16 (local.get $a0) (local.get $x) (local.get $w0) (local.get $i) (local.get $k) (f32x4.extract_lane 0 (local.get $pow)))
+          (call $finish_f16 (local.get $a1) (local.get $x) (local.get $w1) (local.get $i) (local.get $k) (f32x4.extract_lane 0 (local.get $pow)))
+          (call $finish_f16 (local.get $a2) (local.get $x) (local.get $w2) (local.get $i) (local.get $k) (f32x4.extract_lane 0 (local.get $pow)))
+          (call $finish_f16 (local.get $a3) (local.get $x) (local.get $w3) (local.get $i) (local.get $k) (f32x4.extract_lane 0 (local.get $pow)))))
       (local.set $n (i32.add (local.get $n) (i32.const 4)))
       (br $rows))))
 
   (func (export "gemm_f16")
     (param $x i32) (param $m i32) (param $w i32) (param $k i32) (param $n0 i32) (param $n1 i32)
-    (param $out i32) (param $ldo i32) (param $bias i32)
+    (param $out i32) (param $ldo i32) (param $bias i32) (param $d i32)
     (local $kb i32) (local $xb i32) (local $kv i32) (local $lastn i32) (local $lastm i32) (local $ldob i32)
     (local $n i32) (local $mi i32) (local $i i32) (local $j i32) (local $o i32)
     (local $w0 i32) (local $w1 i32) (local $x0 i32) (local $x1 i32) (local $x2 i32) (local $x3 i32)
@@ -541,7 +536,7 @@
     (local.set $ldob (i32.shl (local.get $ldo) (i32.const 2)))
     (local.set $zero (v128.const i32x4 0 0 0 0))
     (local.set $mask (v128.const i32x4 0x8fffe000 0x8fffe000 0x8fffe000 0x8fffe000))
-    (local.set $pow (v128.const f32x4 0x1p112 0x1p112 0x1p112 0x1p112))
+    (local.set $pow (call $f16_pow (local.get $d)))
     (local.set $n (local.get $n0))
     (block $cols_done (loop $cols
       (br_if $cols_done (i32.ge_s (local.get $n) (local.get $n1)))
@@ -605,18 +600,18 @@
         (call $put_rows (local.get $o) (local.get $ldob) (i32.sub (local.get $m) (local.get $mi))
           (local.get $bias) (local.get $n)
           (call $vec4
-            (call $finish_f16 (local.get $a00) (local.get $x0) (local.get $w0) (local.get $i) (local.get $k))
-            (call $finish_f16 (local.get $a10) (local.get $x1) (local.get $w0) (local.get $i) (local.get $k))
-            (call $finish_f16 (local.get $a20) (local.get $x2) (local.get $w0) (local.get $i) (local.get $k))
-            (call $finish_f16 (local.get $a30) (local.get $x3) (local.get $w0) (local.get $i) (local.get $k))))
+            (call $finish_f16 (local.get $a00) (local.get $x0) (local.get $w0) (local.get $i) (local.get $k) (f32x4.extract_lane 0 (local.get $pow)))
+            (call $finish_f16 (local.get $a10) (local.get $x1) (local.get $w0) (local.get $i) (local.get $k) (f32x4.extract_lane 0 (local.get $pow)))
+            (call $finish_f16 (local.get $a20) (local.get $x2) (local.get $w0) (local.get $i) (local.get $k) (f32x4.extract_lane 0 (local.get $pow)))
+            (call $finish_f16 (local.get $a30) (local.get $x3) (local.get $w0) (local.get $i) (local.get $k) (f32x4.extract_lane 0 (local.get $pow)))))
         (if (i32.lt_s (i32.add (local.get $n) (i32.const 1)) (local.get $n1)) (then
           (call $put_rows (i32.add (local.get $o) (i32.const 4)) (local.get $ldob)
             (i32.sub (local.get $m) (local.get $mi)) (local.get $bias) (i32.add (local.get $n) (i32.const 1))
             (call $vec4
-              (call $finish_f16 (local.get $a01) (local.get $x0) (local.get $w1) (local.get $i) (local.get $k))
-              (call $finish_f16 (local.get $a11) (local.get $x1) (local.get $w1) (local.get $i) (local.get $k))
-              (call $finish_f16 (local.get $a21) (local.get $x2) (local.get $w1) (local.get $i) (local.get $k))
-              (call $finish_f16 (local.get $a31) (local.get $x3) (local.get $w1) (local.get $i) (local.get $k))))))
+              (call $finish_f16 (local.get $a01) (local.get $x0) (local.get $w1) (local.get $i) (local.get $k) (f32x4.extract_lane 0 (local.get $pow)))
+              (call $finish_f16 (local.get $a11) (local.get $x1) (local.get $w1) (local.get $i) (local.get $k) (f32x4.extract_lane 0 (local.get $pow)))
+              (call $finish_f16 (local.get $a21) (local.get $x2) (local.get $w1) (local.get $i) (local.get $k) (f32x4.extract_lane 0 (local.get $pow)))
+              (call $finish_f16 (local.get $a31) (local.get $x3) (local.get $w1) (local.get $i) (local.get $k) (f32x4.extract_lane 0 (local.get $pow)))))))
         (local.set $mi (i32.add (local.get $mi) (i32.const 4)))
         (br $rows)))
       (local.set $n (i32.add (local.get $n) (i32.const 2)))
@@ -626,11 +621,11 @@
   ;; x arrives as int16 [m, k] with one f32 scale per row (from $quantize_rows);
   ;; W is int8 [N, k] with f32 scales [N, k / bs]. v128.load8x8_s loads 8
   ;; weights widened to int16, and i32x4.dot_i16x8_s adds 8 products pairwise
-  ;; into 4 i32 lanes. The 4 lanes are summed in i32 too (exactly, by
-  ;; $hsum4_i32), and a row's sum over n elements can reach n * 128 * 32767,
-  ;; so the sums are turned into f32 (times the block's scale) every `sub`
-  ;; elements: the host picks sub <= 512 dividing bs, which keeps them below
-  ;; 2^31. Requires k % bs == 0 and bs % 8 == 0, so there is no K tail.
+  ;; into 4 i32 lanes. Every `sub` elements (the host picks sub <= 512
+  ;; dividing bs, so a lane, at most sub / 4 * 128 * 32767, stays below 2^31)
+  ;; the i32 lanes become f32, times the block's scale, into f32 lane
+  ;; accumulators that are summed once at the end of the row. Requires
+  ;; k % bs == 0 and bs % 8 == 0, so there is no K tail.
 
   ;; Quantizes `m` rows of f32 x [m, k] (k % 8 == 0) to int16 dst [m, k] with
   ;; scales[r] = max |x[r, :]| / 32767, rounding to nearest even.
@@ -681,7 +676,7 @@
     (local $w0 i32) (local $w1 i32) (local $w2 i32) (local $w3 i32)
     (local $s0 i32) (local $s1 i32) (local $s2 i32) (local $s3 i32)
     (local $xv v128) (local $i0 v128) (local $i1 v128) (local $i2 v128) (local $i3 v128)
-    (local $f v128) (local $scale v128)
+    (local $f0 v128) (local $f1 v128) (local $f2 v128) (local $f3 v128)
     ;; bytes per row of scales
     (local.set $sb (i32.shl (i32.div_u (local.get $k) (local.get $bs)) (i32.const 2)))
     (local.set $last (i32.sub (local.get $n1) (i32.const 1)))
@@ -696,17 +691,14 @@
       (local.set $s1 (call $row (local.get $s) (i32.add (local.get $n) (i32.const 1)) (local.get $last) (local.get $sb)))
       (local.set $s2 (call $row (local.get $s) (i32.add (local.get $n) (i32.const 2)) (local.get $last) (local.get $sb)))
       (local.set $s3 (call $row (local.get $s) (i32.add (local.get $n) (i32.const 3)) (local.get $last) (local.get $sb)))
-      ;; f: lane c accumulates W row n + c in f32
-      (local.set $f (v128.const i32x4 0 0 0 0))
+      (local.set $f0 (v128.const i32x4 0 0 0 0)) (local.set $f1 (v128.const i32x4 0 0 0 0))
+      (local.set $f2 (v128.const i32x4 0 0 0 0)) (local.set $f3 (v128.const i32x4 0 0 0 0))
       ;; e: element index (= byte offset in W rows); so: byte offset of the block's scale
       (local.set $e (i32.const 0))
       (local.set $so (i32.const 0))
       (block $blocks_done (loop $blocks
         (br_if $blocks_done (i32.ge_u (local.get $e) (local.get $k)))
         (local.set $be (i32.add (local.get $e) (local.get $bs)))
-        (local.set $scale (call $vec4
-          (f32.load (i32.add (local.get $s0) (local.get $so))) (f32.load (i32.add (local.get $s1) (local.get $so)))
-          (f32.load (i32.add (local.get $s2) (local.get $so))) (f32.load (i32.add (local.get $s3) (local.get $so)))))
         (loop $subs
           (local.set $se (i32.add (local.get $e) (local.get $sub)))
           (local.set $i0 (v128.const i32x4 0 0 0 0)) (local.set $i1 (v128.const i32x4 0 0 0 0))
@@ -724,44 +716,51 @@
               (i32x4.dot_i16x8_s (local.get $xv) (v128.load8x8_s (i32.add (local.get $w3) (local.get $e))))))
             (local.set $e (i32.add (local.get $e) (i32.const 8)))
             (br_if $elems (i32.lt_u (local.get $e) (local.get $se))))
-          (local.set $f (f32x4.add (local.get $f) (f32x4.mul
-            (f32x4.convert_i32x4_s (call $hsum4_i32 (local.get $i0) (local.get $i1) (local.get $i2) (local.get $i3)))
-            (local.get $scale))))
+          ;; lane by lane into f32, times the block's scale
+          (local.set $f0 (f32x4.add (local.get $f0) (f32x4.mul (f32x4.convert_i32x4_s (local.get $i0))
+            (v128.load32_splat (i32.add (local.get $s0) (local.get $so))))))
+          (local.set $f1 (f32x4.add (local.get $f1) (f32x4.mul (f32x4.convert_i32x4_s (local.get $i1))
+            (v128.load32_splat (i32.add (local.get $s1) (local.get $so))))))
+          (local.set $f2 (f32x4.add (local.get $f2) (f32x4.mul (f32x4.convert_i32x4_s (local.get $i2))
+            (v128.load32_splat (i32.add (local.get $s2) (local.get $so))))))
+          (local.set $f3 (f32x4.add (local.get $f3) (f32x4.mul (f32x4.convert_i32x4_s (local.get $i3))
+            (v128.load32_splat (i32.add (local.get $s3) (local.get $so))))))
           (br_if $subs (i32.lt_u (local.get $e) (local.get $be))))
         (local.set $so (i32.add (local.get $so) (i32.const 4)))
         (br $blocks)))
       (call $put_cols
         (i32.add (local.get $out) (i32.shl (local.get $n) (i32.const 2)))
         (i32.sub (local.get $n1) (local.get $n)) (local.get $bias) (local.get $n)
-        (f32x4.mul (local.get $f) (v128.load32_splat (local.get $xs))))
+        (f32x4.mul
+          (call $vec4 (call $hsum (local.get $f0)) (call $hsum (local.get $f1))
+                      (call $hsum (local.get $f2)) (call $hsum (local.get $f3)))
+          (v128.load32_splat (local.get $xs))))
       (local.set $n (i32.add (local.get $n) (i32.const 4)))
       (br $rows))))
 
   ;; out[m', n] for m' in [0, m), n in [n0, n1); x int16 [m, k] with scales f32
   ;; xs [m]; w, s as in gemv_q8; out rows `ldo` floats apart.
+  ;; Blocked 4 x rows by 1 W row (not 2): the 4 i32 and 4 f32 accumulators,
+  ;; the W, x and scale vectors already take 11 registers. A W row (k bytes)
+  ;; stays in L1 while the 4-row blocks of x pass it.
   (func (export "gemm_q8")
     (param $x i32) (param $xs i32) (param $m i32) (param $w i32) (param $s i32) (param $k i32) (param $bs i32) (param $sub i32)
     (param $n0 i32) (param $n1 i32) (param $out i32) (param $ldo i32) (param $bias i32)
-    (local $sb i32) (local $xb i32) (local $lastn i32) (local $lastm i32) (local $ldob i32)
-    (local $n i32) (local $mi i32) (local $e i32) (local $be i32) (local $se i32) (local $so i32) (local $o i32)
-    (local $w0 i32) (local $w1 i32) (local $s0 i32) (local $s1 i32)
-    (local $x0 i32) (local $x1 i32) (local $x2 i32) (local $x3 i32)
-    (local $wv0 v128) (local $wv1 v128) (local $xv v128) (local $sc0 v128) (local $sc1 v128) (local $xsv v128)
-    (local $i00 v128) (local $i01 v128) (local $i10 v128) (local $i11 v128)
-    (local $i20 v128) (local $i21 v128) (local $i30 v128) (local $i31 v128)
-    (local $f0 v128) (local $f1 v128)
+    (local $sb i32) (local $xb i32) (local $lastm i32) (local $ldob i32)
+    (local $n i32) (local $mi i32) (local $e i32) (local $be i32) (local $se i32) (local $so i32)
+    (local $wr i32) (local $sr i32) (local $x0 i32) (local $x1 i32) (local $x2 i32) (local $x3 i32)
+    (local $wv v128) (local $sc v128)
+    (local $i0 v128) (local $i1 v128) (local $i2 v128) (local $i3 v128)
+    (local $f0 v128) (local $f1 v128) (local $f2 v128) (local $f3 v128)
     (local.set $sb (i32.shl (i32.div_u (local.get $k) (local.get $bs)) (i32.const 2)))
     (local.set $xb (i32.shl (local.get $k) (i32.const 1)))
-    (local.set $lastn (i32.sub (local.get $n1) (i32.const 1)))
     (local.set $lastm (i32.sub (local.get $m) (i32.const 1)))
     (local.set $ldob (i32.shl (local.get $ldo) (i32.const 2)))
     (local.set $n (local.get $n0))
     (block $cols_done (loop $cols
       (br_if $cols_done (i32.ge_s (local.get $n) (local.get $n1)))
-      (local.set $w0 (call $row (local.get $w) (local.get $n) (local.get $lastn) (local.get $k)))
-      (local.set $w1 (call $row (local.get $w) (i32.add (local.get $n) (i32.const 1)) (local.get $lastn) (local.get $k)))
-      (local.set $s0 (call $row (local.get $s) (local.get $n) (local.get $lastn) (local.get $sb)))
-      (local.set $s1 (call $row (local.get $s) (i32.add (local.get $n) (i32.const 1)) (local.get $lastn) (local.get $sb)))
+      (local.set $wr (i32.add (local.get $w) (i32.mul (local.get $n) (local.get $k))))
+      (local.set $sr (i32.add (local.get $s) (i32.mul (local.get $n) (local.get $sb))))
       (local.set $mi (i32.const 0))
       (block $rows_done (loop $rows
         (br_if $rows_done (i32.ge_s (local.get $mi) (local.get $m)))
@@ -769,65 +768,52 @@
         (local.set $x1 (call $row (local.get $x) (i32.add (local.get $mi) (i32.const 1)) (local.get $lastm) (local.get $xb)))
         (local.set $x2 (call $row (local.get $x) (i32.add (local.get $mi) (i32.const 2)) (local.get $lastm) (local.get $xb)))
         (local.set $x3 (call $row (local.get $x) (i32.add (local.get $mi) (i32.const 3)) (local.get $lastm) (local.get $xb)))
-        ;; f0, f1: lane j accumulates x row mi + j against W row n (f0) or n + 1 (f1)
-        (local.set $f0 (v128.const i32x4 0 0 0 0))
-        (local.set $f1 (v128.const i32x4 0 0 0 0))
+        (local.set $f0 (v128.const i32x4 0 0 0 0)) (local.set $f1 (v128.const i32x4 0 0 0 0))
+        (local.set $f2 (v128.const i32x4 0 0 0 0)) (local.set $f3 (v128.const i32x4 0 0 0 0))
         (local.set $e (i32.const 0))
         (local.set $so (i32.const 0))
         (block $blocks_done (loop $blocks
           (br_if $blocks_done (i32.ge_u (local.get $e) (local.get $k)))
           (local.set $be (i32.add (local.get $e) (local.get $bs)))
-          (local.set $sc0 (v128.load32_splat (i32.add (local.get $s0) (local.get $so))))
-          (local.set $sc1 (v128.load32_splat (i32.add (local.get $s1) (local.get $so))))
+          (local.set $sc (v128.load32_splat (i32.add (local.get $sr) (local.get $so))))
           (loop $subs
             (local.set $se (i32.add (local.get $e) (local.get $sub)))
-            (local.set $i00 (v128.const i32x4 0 0 0 0)) (local.set $i01 (v128.const i32x4 0 0 0 0))
-            (local.set $i10 (v128.const i32x4 0 0 0 0)) (local.set $i11 (v128.const i32x4 0 0 0 0))
-            (local.set $i20 (v128.const i32x4 0 0 0 0)) (local.set $i21 (v128.const i32x4 0 0 0 0))
-            (local.set $i30 (v128.const i32x4 0 0 0 0)) (local.set $i31 (v128.const i32x4 0 0 0 0))
+            (local.set $i0 (v128.const i32x4 0 0 0 0)) (local.set $i1 (v128.const i32x4 0 0 0 0))
+            (local.set $i2 (v128.const i32x4 0 0 0 0)) (local.set $i3 (v128.const i32x4 0 0 0 0))
             (loop $elems
-              ;; 8 int8 of each of the 2 W rows, used by the 4 x rows below
-              (local.set $wv0 (v128.load8x8_s (i32.add (local.get $w0) (local.get $e))))
-              (local.set $wv1 (v128.load8x8_s (i32.add (local.get $w1) (local.get $e))))
-              (local.set $xv (v128.load (i32.add (local.get $x0) (i32.shl (local.get $e) (i32.const 1)))))
-              (local.set $i00 (i32x4.add (local.get $i00) (i32x4.dot_i16x8_s (local.get $xv) (local.get $wv0))))
-              (local.set $i01 (i32x4.add (local.get $i01) (i32x4.dot_i16x8_s (local.get $xv) (local.get $wv1))))
-              (local.set $xv (v128.load (i32.add (local.get $x1) (i32.shl (local.get $e) (i32.const 1)))))
-              (local.set $i10 (i32x4.add (local.get $i10) (i32x4.dot_i16x8_s (local.get $xv) (local.get $wv0))))
-              (local.set $i11 (i32x4.add (local.get $i11) (i32x4.dot_i16x8_s (local.get $xv) (local.get $wv1))))
-              (local.set $xv (v128.load (i32.add (local.get $x2) (i32.shl (local.get $e) (i32.const 1)))))
-              (local.set $i20 (i32x4.add (local.get $i20) (i32x4.dot_i16x8_s (local.get $xv) (local.get $wv0))))
-              (local.set $i21 (i32x4.add (local.get $i21) (i32x4.dot_i16x8_s (local.get $xv) (local.get $wv1))))
-              (local.set $xv (v128.load (i32.add (local.get $x3) (i32.shl (local.get $e) (i32.const 1)))))
-              (local.set $i30 (i32x4.add (local.get $i30) (i32x4.dot_i16x8_s (local.get $xv) (local.get $wv0))))
-              (local.set $i31 (i32x4.add (local.get $i31) (i32x4.dot_i16x8_s (local.get $xv) (local.get $wv1))))
+              ;; 8 int8 of the W row, used by the 4 x rows
+              (local.set $wv (v128.load8x8_s (i32.add (local.get $wr) (local.get $e))))
+              (local.set $i0 (i32x4.add (local.get $i0) (i32x4.dot_i16x8_s (local.get $wv)
+                (v128.load (i32.add (local.get $x0) (i32.shl (local.get $e) (i32.const 1)))))))
+              (local.set $i1 (i32x4.add (local.get $i1) (i32x4.dot_i16x8_s (local.get $wv)
+                (v128.load (i32.add (local.get $x1) (i32.shl (local.get $e) (i32.const 1)))))))
+              (local.set $i2 (i32x4.add (local.get $i2) (i32x4.dot_i16x8_s (local.get $wv)
+                (v128.load (i32.add (local.get $x2) (i32.shl (local.get $e) (i32.const 1)))))))
+              (local.set $i3 (i32x4.add (local.get $i3) (i32x4.dot_i16x8_s (local.get $wv)
+                (v128.load (i32.add (local.get $x3) (i32.shl (local.get $e) (i32.const 1)))))))
               (local.set $e (i32.add (local.get $e) (i32.const 8)))
               (br_if $elems (i32.lt_u (local.get $e) (local.get $se))))
-            (local.set $f0 (f32x4.add (local.get $f0) (f32x4.mul
-              (f32x4.convert_i32x4_s (call $hsum4_i32 (local.get $i00) (local.get $i10) (local.get $i20) (local.get $i30)))
-              (local.get $sc0))))
-            (local.set $f1 (f32x4.add (local.get $f1) (f32x4.mul
-              (f32x4.convert_i32x4_s (call $hsum4_i32 (local.get $i01) (local.get $i11) (local.get $i21) (local.get $i31)))
-              (local.get $sc1))))
+            (local.set $f0 (f32x4.add (local.get $f0) (f32x4.mul (f32x4.convert_i32x4_s (local.get $i0)) (local.get $sc))))
+            (local.set $f1 (f32x4.add (local.get $f1) (f32x4.mul (f32x4.convert_i32x4_s (local.get $i1)) (local.get $sc))))
+            (local.set $f2 (f32x4.add (local.get $f2) (f32x4.mul (f32x4.convert_i32x4_s (local.get $i2)) (local.get $sc))))
+            (local.set $f3 (f32x4.add (local.get $f3) (f32x4.mul (f32x4.convert_i32x4_s (local.get $i3)) (local.get $sc))))
             (br_if $subs (i32.lt_u (local.get $e) (local.get $be))))
           (local.set $so (i32.add (local.get $so) (i32.const 4)))
           (br $blocks)))
-        ;; lane j: the scale of x row mi + j (clamped like the rows themselves)
-        (local.set $xsv (call $vec4
-          (f32.load (call $row (local.get $xs) (local.get $mi) (local.get $lastm) (i32.const 4)))
-          (f32.load (call $row (local.get $xs) (i32.add (local.get $mi) (i32.const 1)) (local.get $lastm) (i32.const 4)))
-          (f32.load (call $row (local.get $xs) (i32.add (local.get $mi) (i32.const 2)) (local.get $lastm) (i32.const 4)))
-          (f32.load (call $row (local.get $xs) (i32.add (local.get $mi) (i32.const 3)) (local.get $lastm) (i32.const 4)))))
-        (local.set $o (i32.add (local.get $out)
-          (i32.shl (i32.add (i32.mul (local.get $mi) (local.get $ldo)) (local.get $n)) (i32.const 2))))
-        (call $put_rows (local.get $o) (local.get $ldob) (i32.sub (local.get $m) (local.get $mi))
-          (local.get $bias) (local.get $n) (f32x4.mul (local.get $f0) (local.get $xsv)))
-        (if (i32.lt_s (i32.add (local.get $n) (i32.const 1)) (local.get $n1)) (then
-          (call $put_rows (i32.add (local.get $o) (i32.const 4)) (local.get $ldob)
-            (i32.sub (local.get $m) (local.get $mi)) (local.get $bias) (i32.add (local.get $n) (i32.const 1))
-            (f32x4.mul (local.get $f1) (local.get $xsv)))))
+        ;; lane j: x row mi + j, times its scale (clamped like the rows themselves)
+        (call $put_rows
+          (i32.add (local.get $out) (i32.shl (i32.add (i32.mul (local.get $mi) (local.get $ldo)) (local.get $n)) (i32.const 2)))
+          (local.get $ldob) (i32.sub (local.get $m) (local.get $mi)) (local.get $bias) (local.get $n)
+          (f32x4.mul
+            (call $vec4 (call $hsum (local.get $f0)) (call $hsum (local.get $f1))
+                        (call $hsum (local.get $f2)) (call $hsum (local.get $f3)))
+            (call $vec4
+              (f32.load (call $row (local.get $xs) (local.get $mi) (local.get $lastm) (i32.const 4)))
+              (f32.load (call $row (local.get $xs) (i32.add (local.get $mi) (i32.const 1)) (local.get $lastm) (i32.const 4)))
+              (f32.load (call $row (local.get $xs) (i32.add (local.get $mi) (i32.const 2)) (local.get $lastm) (i32.const 4)))
+              (f32.load (call $row (local.get $xs) (i32.add (local.get $mi) (i32.const 3)) (local.get $lastm) (i32.const 4))))))
         (local.set $mi (i32.add (local.get $mi) (i32.const 4)))
         (br $rows)))
-      (local.set $n (i32.add (local.get $n) (i32.const 2)))
+      (local.set $n (i32.add (local.get $n) (i32.const 1)))
       (br $cols))))
 )

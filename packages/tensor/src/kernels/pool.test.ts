@@ -123,13 +123,23 @@ describe("compute pool", () => {
 
   test("f16 zero, subnormals and negatives widen exactly, in gemv, gemm and readRow", () => {
     const special = [
-      0x0000, 0x8000, 0x0001, 0x8001, 0x0200, 0x83ff, 0x03ff, 0x0400, 0x8400, 0x3c00, 0xbc00, 0x3555, 0x7bff, 0xfbff,
+      0x0000, 0x8000, 0x0001, 0x8001, 0x0200, 0x83ff, 0x03ff, 0x0400, 0x8400, 0x3c00, 0xbc00, 0x3555, 0x57ff, 0xd7ff,
       0x0155, 0x8155, 0x1234, 0x9234, 0x2e66, 0xc000,
     ];
     const k = special.length; // 20: two groups of 8 and a tail of 4
     const n = 3;
-    const bits = new Uint16Array(n * k);
-    for (let r = 0; r < n; r++) for (let e = 0; e < k; e++) bits[r * k + e] = special[(e + 7 * r) % k]!;
+    // as they are, and with the largest values at 65504 (which leaves no room to rescale: see f16.ts)
+    for (const [large, bigger] of [[0x57ff, 0xd7ff], [0x7bff, 0xfbff]]) {
+      special[12] = large!;
+      special[13] = bigger!;
+      const bits = new Uint16Array(n * k);
+      for (let r = 0; r < n; r++) for (let e = 0; e < k; e++) bits[r * k + e] = special[(e + 7 * r) % k]!;
+      assertF16Exact(bits, n, k);
+    }
+  });
+
+  /** Each f16 of bits [n, k] must come out of readRow, gemv and gemm as exactly its value. */
+  function assertF16Exact(bits: Uint16Array, n: number, k: number): void {
     const host: HostWeight = { format: "f16", rows: n, cols: k, data: new Uint8Array(bits.buffer) };
     for (const pool of [one, two]) {
       const w = place(pool, host);
@@ -156,7 +166,7 @@ describe("compute pool", () => {
         }
       }
     }
-  });
+  }
 
   test("readRow widens or dequantizes every format", () => {
     const random = rng(3);

@@ -16,6 +16,7 @@
 import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
 import { Op, Slot, createControl, runChunks, takeError } from "./control.js";
+import { normalizeF16 } from "./f16.js";
 import { type WeightFormat, type WeightLayout, type WeightSpec, elementBytes, weightLayout } from "./format.js";
 import { type HostWeight, quantizeRowQ8, widenRow } from "./reference.js";
 import {
@@ -63,7 +64,9 @@ export interface ComputePool {
    * Reserves space for a weight and lets `fill` write its raw data straight
    * into the pool's memory (e.g. fs.readSync into `data`), so loading needs no
    * second copy. `data` holds the [rows, cols] elements (f32, bf16/f16 bits or
-   * int8) as bytes; `scales` ([rows, cols / blockSize]) is given for q8.
+   * int8) as bytes; `scales` ([rows, cols / blockSize]) is given for q8. After
+   * `fill`, f16 data with subnormals is rescaled in place by a power of two
+   * (exactly; see f16.ts), so the views should not be read back.
    */
   allocWeight(
     spec: WeightSpec,
@@ -103,6 +106,7 @@ interface Placement {
   readonly layout: WeightLayout;
   readonly offset: number; // byte offset of the elements
   readonly scaleOffset: number; // byte offset of the q8 scales; 0 otherwise
+  readonly shift: number; // f16: the data holds the values times 2^shift (see f16.ts); 0 otherwise
   readonly host: HostWeight; // views on the memory, for readRow
 }
 
@@ -298,6 +302,7 @@ export async function startPool(options: PoolOptions, workerUrl: URL): Promise<C
     const data = new Uint8Array(buffer, offset, layout.dataBytes);
     const scales = layout.format === "q8" ? new Float32Array(buffer, offset + scaleAt, layout.scaleCount) : undefined;
     fill(scales ? { data, scales } : { data });
+    const shift = layout.format === "f16" ? normalizeF16(new Uint16Array(buffer, offset, layout.rows * layout.cols)) : 0;
     const weight: DeviceWeight = Object.freeze({
       format: layout.format,
       rows: layout.rows,
@@ -308,7 +313,7 @@ export async function startPool(options: PoolOptions, workerUrl: URL): Promise<C
     });
     const host: HostWeight = { format: layout.format, rows: layout.rows, cols: layout.cols, blockSize: layout.blockSize, data };
     if (scales) host.scales = scales;
-    placements.set(weight, { arena, layout, offset, scaleOffset: scales ? offset + scaleAt : 0, host });
+    placements.set(weight, { arena, layout, offset, scaleOffset: scales ? offset + scaleAt : 0, shift, host });
     return weight;
   }
 
@@ -320,7 +325,7 @@ export async function startPool(options: PoolOptions, workerUrl: URL): Promise<C
 
   function matmul(x: Float32Array, m: number, w: DeviceWeight, out: Float32Array, bias?: Float32Array): void {
     usable();
-    const { arena, layout, offset, scaleOffset } = placed(w);
+    const { arena, layout, offset, scaleOffset, shift } = placed(w);
     const { rows: n, cols: k, format } = layout;
     if (!Number.isSafeInteger(m) || m < 1) throw new Error(`matmul: m must be a positive integer, got ${m}`);
     if (x.length !== m * k) throw new Error(`matmul: x must be [${m}, ${k}] (${m * k} floats), got ${x.length}`);
@@ -356,6 +361,7 @@ export async function startPool(options: PoolOptions, workerUrl: URL): Promise<C
     ctl[Slot.OUT] = outAt;
     ctl[Slot.LDO] = n;
     ctl[Slot.BIAS] = bias ? biasAt : 0;
+    ctl[Slot.SHIFT] = shift;
     for (let m0 = 0; m0 < m; m0 += mc) {
       const rows = Math.min(mc, m - m0);
       scratch.set(x.subarray(m0 * k, (m0 + rows) * k), (xAt - SCRATCH_OFFSET) / 4);
@@ -379,12 +385,16 @@ export async function startPool(options: PoolOptions, workerUrl: URL): Promise<C
 
   function readRow(w: DeviceWeight, row: number, out: Float32Array): void {
     usable();
-    const { host, layout } = placed(w);
+    const { host, layout, shift } = placed(w);
     if (!Number.isSafeInteger(row) || row < 0 || row >= layout.rows) {
       throw new Error(`readRow: row must be in [0, ${layout.rows}), got ${row}`);
     }
     if (out.length !== layout.cols) throw new Error(`readRow: out must be [${layout.cols}], got ${out.length}`);
     widenRow(host, row, out);
+    if (shift !== 0) {
+      const unscale = 2 ** -shift;
+      for (let k = 0; k < out.length; k++) out[k]! *= unscale;
+    }
   }
 
   function quantizeWeight(

@@ -33,8 +33,11 @@ export interface KernelExports {
   gemm_f32(x: number, m: number, w: number, k: number, n0: number, n1: number, out: number, ldo: number, bias: number): void;
   gemv_bf16(x: number, w: number, k: number, n0: number, n1: number, out: number, bias: number): void;
   gemm_bf16(x: number, m: number, w: number, k: number, n0: number, n1: number, out: number, ldo: number, bias: number): void;
-  gemv_f16(x: number, w: number, k: number, n0: number, n1: number, out: number, bias: number): void;
-  gemm_f16(x: number, m: number, w: number, k: number, n0: number, n1: number, out: number, ldo: number, bias: number): void;
+  /** d: the power of two the data was scaled by (see f16.ts). */
+  gemv_f16(x: number, w: number, k: number, n0: number, n1: number, out: number, bias: number, d: number): void;
+  gemm_f16(
+    x: number, m: number, w: number, k: number, n0: number, n1: number, out: number, ldo: number, bias: number, d: number,
+  ): void;
   quantize_rows(src: number, m: number, k: number, dst: number, scales: number): void;
   gemv_q8(
     x: number, xs: number, w: number, s: number, k: number, bs: number, sub: number,
