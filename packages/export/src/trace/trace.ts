@@ -1,0 +1,37 @@
+import type { TensorSource } from "@oar/tensor";
+import { type DecoderConfig, buildDecoderWeights, checkCheckpoint, decoderForward } from "@oar/modeling";
+import { Graph } from "../ir/graph.js";
+import { TraceOps } from "./backend.js";
+import type { GraphDType } from "./io.js";
+import { type MergedEdit, TraceWeights } from "./weights.js";
+
+export interface TraceOptions {
+  readonly config: DecoderConfig;
+  /** The checkpoint's tensors; read only when the graph is written (or a pass asks). */
+  readonly checkpoint: TensorSource;
+  /** Where the checkpoint is, for messages. */
+  readonly where: string;
+  /** Element type of weights and activations (default f32). */
+  readonly dtype?: GraphDType;
+  /** Merged LoRA, applied to the listed weights as they are read. */
+  readonly edit?: MergedEdit;
+}
+
+/**
+ * Records the decoder of `config` as an ONNX graph of standard ops: the
+ * model definition of @oar/modeling run by TraceOps, with the checkpoint's
+ * weights as lazy initializers. Checks first that the checkpoint has every
+ * tensor the config needs, with the right shape, naming the first that is
+ * missing or wrong.
+ */
+export function traceDecoder(options: TraceOptions): Graph {
+  const { config, checkpoint } = options;
+  const dtype = options.dtype ?? "f32";
+  checkCheckpoint(config, checkpoint, options.where);
+  const graph = new Graph({ name: `${config.architecture} (${dtype})` });
+  const weights = new TraceWeights({ graph, checkpoint, dtype, ...(options.edit === undefined ? {} : { edit: options.edit }) });
+  const ops = new TraceOps(graph, { config, dtype, weights });
+  const logits = decoderForward(ops, config, buildDecoderWeights(config, (name) => weights.get(name)));
+  ops.finish(logits);
+  return graph;
+}
