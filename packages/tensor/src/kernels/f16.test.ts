@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { normalizeF16 } from "./f16.js";
-import { f16ToF32 } from "./reference.js";
+import { f16ToF32 } from "../convert.js";
 
 /** Every finite f16 with an exponent field of at most maxExponent, both signs. */
 function finiteHalves(maxExponent: number): Uint16Array {

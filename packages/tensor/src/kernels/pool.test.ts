@@ -4,9 +4,10 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { f16ToF32 } from "../convert.js";
 import { type WeightFormat, elementBytes } from "./format.js";
 import { type ComputePool, type DeviceWeight, createComputePool, startPool } from "./pool.js";
-import { type HostWeight, f16ToF32, matmulReference, quantizeRowQ8 } from "./reference.js";
+import { type HostWeight, matmulReference, quantizeRowQ8 } from "./reference.js";
 import { randomFloats, randomWeight, rng, widenAll } from "./testing.js";
 
 /** Copies a host weight into the pool. */

@@ -1,7 +1,9 @@
 /**
  * Plain TypeScript versions of the kernels: the truth the WebAssembly kernels
- * are tested against, and the scalar conversions readRow and quantizeWeight use.
+ * are tested against (widening through convert.ts, which the kernels share no
+ * code with), and the row widening and quantizing readRow and quantizeWeight use.
  */
+import { bf16ArrayToF32, f16ArrayToF32 } from "../convert.js";
 import { assertNever } from "../dtype.js";
 import { type WeightFormat, weightLayout } from "./format.js";
 
@@ -16,25 +18,6 @@ export interface HostWeight {
   data: Uint8Array;
   /** q8 only: [rows, cols / blockSize]. */
   scales?: Float32Array;
-}
-
-/** IEEE half bits -> value, by the definition (inf and NaN included). */
-export function f16ToF32(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exponent = (h >> 10) & 0x1f;
-  const mantissa = h & 0x3ff;
-  if (exponent === 0) return sign * mantissa * 2 ** -24;
-  if (exponent === 31) return mantissa === 0 ? sign * Infinity : NaN;
-  return sign * (1 + mantissa / 1024) * 2 ** (exponent - 15);
-}
-
-const bf16Bits = new Uint32Array(1);
-const bf16Value = new Float32Array(bf16Bits.buffer);
-
-/** bfloat16 bits -> value: the top half of an f32. */
-export function bf16ToF32(h: number): number {
-  bf16Bits[0] = h << 16;
-  return bf16Value[0]!;
 }
 
 /**
@@ -64,16 +47,12 @@ export function widenRow(w: HostWeight, row: number, out: Float32Array): void {
     case "f32":
       out.set(new Float32Array(w.data.buffer, base, cols));
       return;
-    case "bf16": {
-      const h = new Uint16Array(w.data.buffer, base, cols);
-      for (let k = 0; k < cols; k++) out[k] = bf16ToF32(h[k]!);
+    case "bf16":
+      bf16ArrayToF32(new Uint16Array(w.data.buffer, base, cols), out);
       return;
-    }
-    case "f16": {
-      const h = new Uint16Array(w.data.buffer, base, cols);
-      for (let k = 0; k < cols; k++) out[k] = f16ToF32(h[k]!);
+    case "f16":
+      f16ArrayToF32(new Uint16Array(w.data.buffer, base, cols), out);
       return;
-    }
     case "q8": {
       const { blockSize } = weightLayout(w);
       const q = new Int8Array(w.data.buffer, base, cols);

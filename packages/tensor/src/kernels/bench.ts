@@ -1,0 +1,195 @@
+/**
+ * Kernel benchmark: `node dist/kernels/bench.js` (or `npm run bench -w @oar/tensor`).
+ *
+ * For each weight format, on the Qwen2-0.5B shapes 151936x896 (tied lm_head),
+ * 4864x896 (gate/up) and 896x4864 (down), at M = 1 (decode) and M = 64
+ * (prefill), on 1 and 2 threads: the median time of several runs, the weight
+ * bytes streamed per second and the GFLOP/s (2 M N K per call), against a
+ * plain JavaScript loop over the same f32 matrix measured in the same run.
+ * The machine may be shared: every figure is a median, printed with the
+ * fastest and slowest run so that noise shows.
+ *
+ * Flags: --threads=1,2  --shapes=lm_head,gate_up,down  --runs=7
+ */
+import { availableParallelism } from "node:os";
+import { f32ArrayToBf16, f32ArrayToF16 } from "../convert.js";
+import type { WeightFormat } from "./format.js";
+import { type ComputePool, type DeviceWeight, createComputePool } from "./pool.js";
+import { rng } from "./testing.js";
+
+interface Shape {
+  name: string;
+  n: number;
+  k: number;
+}
+
+const SHAPES: Shape[] = [
+  { name: "lm_head", n: 151936, k: 896 },
+  { name: "gate_up", n: 4864, k: 896 },
+  { name: "down", n: 896, k: 4864 },
+];
+const FORMATS: WeightFormat[] = ["f32", "bf16", "f16", "q8"];
+const MS = [1, 64];
+
+function flag(name: string): string | undefined {
+  const prefix = `--${name}=`;
+  return process.argv.find((a) => a.startsWith(prefix))?.slice(prefix.length);
+}
+
+const threadCounts = (flag("threads") ?? `1,${Math.min(2, availableParallelism())}`).split(",").map(Number);
+const shapes = SHAPES.filter((s) => (flag("shapes") ?? SHAPES.map((x) => x.name).join(",")).split(",").includes(s.name));
+const runs = Number(flag("runs") ?? 7);
+
+/** Weights like a trained model's: roughly N(0, 0.02), so f16 has its share of subnormals. */
+function weightValues(n: number, seed: number): Float32Array {
+  const random = rng(seed);
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) out[i] = (random() + random() + random() - 1.5) * 0.04;
+  return out;
+}
+
+function place(pool: ComputePool, format: WeightFormat, shape: Shape, values: Float32Array): DeviceWeight {
+  const { n, k } = shape;
+  if (format === "q8") return pool.quantizeWeight(n, k, 32, (r, out) => out.set(values.subarray(r * k, (r + 1) * k)));
+  return pool.allocWeight({ format, rows: n, cols: k }, ({ data }) => {
+    if (format === "f32") {
+      data.set(new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
+      return;
+    }
+    const bits = new Uint16Array(data.buffer, data.byteOffset, n * k);
+    if (format === "bf16") f32ArrayToBf16(values, bits);
+    else f32ArrayToF16(values, bits);
+  });
+}
+
+interface Timing {
+  median: number; // ms
+  min: number;
+  max: number;
+}
+
+/** Runs `body` once to warm up (the wasm tier-up happens in the first calls), then `count` timed times. */
+function time(count: number, body: () => void): Timing {
+  body();
+  const times: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const t0 = performance.now();
+    body();
+    times.push(performance.now() - t0);
+  }
+  times.sort((a, b) => a - b);
+  return { median: times[Math.floor(times.length / 2)]!, min: times[0]!, max: times[times.length - 1]! };
+}
+
+/** out[m, n] = x[m, k] · Wᵀ with W f32 [n, k]: the loop one writes without SIMD or threads. */
+function jsMatmul(x: Float32Array, m: number, w: Float32Array, n: number, k: number, out: Float32Array): void {
+  for (let j = 0; j < n; j++) {
+    const row = j * k;
+    for (let i = 0; i < m; i++) {
+      const xi = i * k;
+      let sum = 0;
+      for (let e = 0; e < k; e++) sum += x[xi + e]! * w[row + e]!;
+      out[i * n + j] = sum;
+    }
+  }
+}
+
+interface Row {
+  shape: string;
+  m: number;
+  format: string;
+  threads: number;
+  timing: Timing;
+  bytes: number;
+  flops: number;
+  js?: number; // ms of the JS loop for the same shape and M
+}
+
+function fmt(n: number, digits = 1): string {
+  return n.toFixed(digits);
+}
+
+async function main(): Promise<void> {
+  const rows: Row[] = [];
+  const js = new Map<string, number>();
+  console.log(`# Oar kernel benchmark (node ${process.version}, ${availableParallelism()} CPUs, medians of ${runs} runs)`);
+  for (const shape of shapes) {
+    const values = weightValues(shape.n * shape.k, 7);
+    for (const m of MS) {
+      const x = weightValues(m * shape.k, 8).map((v) => v * 25);
+      const out = new Float32Array(m * shape.n);
+      // The JS loop does M x N x K multiply-adds at ~1 GFLOP/s: at M = 64 on lm_head that is minutes.
+      if (m === 1 || shape.n * shape.k <= 5_000_000) {
+        const t = time(Math.min(runs, m === 1 ? runs : 3), () => jsMatmul(x, m, values, shape.n, shape.k, out));
+        js.set(`${shape.name}/${m}`, t.median);
+        rows.push({ shape: shape.name, m, format: "f32 (JS loop)", threads: 1, timing: t, bytes: values.byteLength, flops: 2 * m * shape.n * shape.k });
+        console.error(`  js ${shape.name} m=${m}: ${fmt(t.median)} ms`);
+      }
+    }
+    for (const threads of threadCounts) {
+      const pool = await createComputePool({ threads });
+      try {
+        for (const format of FORMATS) {
+          const w = place(pool, format, shape, values);
+          for (const m of MS) {
+            const x = weightValues(m * shape.k, 8).map((v) => v * 25);
+            const out = new Float32Array(m * shape.n);
+            const timing = time(m === 1 ? runs : Math.max(5, Math.ceil(runs / 2)), () => pool.matmul(x, m, w, out));
+            const row: Row = { shape: shape.name, m, format, threads, timing, bytes: w.bytes, flops: 2 * m * shape.n * shape.k };
+            const base = js.get(`${shape.name}/${m}`);
+            if (base !== undefined) row.js = base;
+            rows.push(row);
+            console.error(`  ${format} ${shape.name} m=${m} threads=${threads}: ${fmt(timing.median)} ms`);
+          }
+        }
+      } finally {
+        await pool.dispose();
+      }
+    }
+  }
+
+  console.log("");
+  console.log("| shape (N x K) | M | format | threads | ms (min-max) | weight GB/s | GFLOP/s | vs JS loop |");
+  console.log("| --- | --- | --- | --- | --- | --- | --- | --- |");
+  for (const r of rows) {
+    const shape = SHAPES.find((s) => s.name === r.shape)!;
+    const t = r.timing;
+    const cells = [
+      `${r.shape} ${shape.n}x${shape.k}`,
+      String(r.m),
+      r.format,
+      String(r.threads),
+      `${fmt(t.median, 2)} (${fmt(t.min, 2)}-${fmt(t.max, 2)})`,
+      fmt(r.bytes / t.median / 1e6),
+      fmt(r.flops / t.median / 1e6),
+      r.js === undefined ? "" : `${fmt(r.js / t.median)}x`,
+    ];
+    console.log(`| ${cells.join(" | ")} |`);
+  }
+  console.log("");
+  await overhead();
+}
+
+/** What one call costs beyond its arithmetic: a 64x64 f32 matmul at M = 1. */
+async function overhead(): Promise<void> {
+  console.log("| dispatch overhead (64x64 f32, M = 1) | threads | µs per call (min-max) |");
+  console.log("| --- | --- | --- |");
+  for (const threads of threadCounts) {
+    const pool = await createComputePool({ threads });
+    try {
+      const w = pool.allocWeight({ format: "f32", rows: 64, cols: 64 }, ({ data }) => data.fill(0));
+      const x = new Float32Array(64);
+      const out = new Float32Array(64);
+      const calls = 2000;
+      const t = time(runs, () => {
+        for (let i = 0; i < calls; i++) pool.matmul(x, 1, w, out);
+      });
+      const us = (ms: number): string => fmt((ms * 1000) / calls, 2);
+      console.log(`| per matmul call | ${threads} | ${us(t.median)} (${us(t.min)}-${us(t.max)}) |`);
+    } finally {
+      await pool.dispose();
+    }
+  }
+}
+
+await main();
