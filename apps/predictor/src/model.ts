@@ -1,0 +1,204 @@
+/**
+ * The model behind the predictor, in either mode, as one `CausalLM`:
+ *
+ * - dynamic: a Hugging Face checkpoint on the eager model of @oar/modeling,
+ *   with the storage, KV cache and adapters the flags ask for;
+ * - static: a directory written by export-model, on @oar/runtime's
+ *   `loadStaticModel` (onnxruntime-node). That one function is all the
+ *   predictor needs from the runtime.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import type { CausalLM } from "@oar/generation";
+import {
+  defaultStorage,
+  loadAdapters,
+  loadEagerModel,
+  mergeLora,
+  unmergedLora,
+  type Adapters,
+  type CacheOptions,
+  type DecoderConfig,
+  type EagerModelOptions,
+  type WeightStorage,
+} from "@oar/modeling";
+import * as runtime from "@oar/runtime";
+import { assertNever } from "@oar/tensor";
+import { UsageError } from "./errors.js";
+import type { Device, DtypeFlag, Mode, PredictorFlags } from "./flags.js";
+
+/** The file export-model writes into every inference directory, and that marks one. */
+export const INFERENCE_MANIFEST = "oar_inference.json";
+
+/**
+ * Checks that `dir` is what `mode` runs: a directory; for static mode one
+ * with oar_inference.json, for dynamic mode one without.
+ */
+export function checkModelDir(dir: string, mode: Mode): void {
+  let stat: fs.Stats;
+  try {
+    stat = fs.statSync(dir);
+  } catch {
+    throw new UsageError(`--model_name_or_path ${dir}: no such directory (a model is a local directory; download it first)`);
+  }
+  if (!stat.isDirectory()) throw new UsageError(`--model_name_or_path ${dir}: not a directory`);
+  const exported = fs.existsSync(path.join(dir, INFERENCE_MANIFEST));
+  switch (mode) {
+    case "dynamic":
+      if (exported) {
+        throw new UsageError(`--model_name_or_path ${dir}: an inference directory written by export-model (it has ${INFERENCE_MANIFEST}); run it with --mode static`);
+      }
+      return;
+    case "static":
+      if (!exported) {
+        throw new UsageError(
+          `--model_name_or_path ${dir}: no ${INFERENCE_MANIFEST}, so not an inference directory; export it first (export-model --model_name_or_path ${dir} --output_path ./inference) or run it with --mode dynamic`,
+        );
+      }
+      return;
+    default:
+      assertNever(mode);
+  }
+}
+
+/** A loaded model and what to say about it. */
+export interface PredictorModel {
+  readonly model: CausalLM;
+  /**
+   * Longest sequence (prefix included) the model could hold: its
+   * max_position_embeddings. A prompt with less room than --max_length
+   * stops early, with a warning.
+   */
+  readonly positionLimit: number;
+  /** One line for the log: architecture, storage, cache, adapters. */
+  readonly summary: string;
+}
+
+/** What the runtime is asked for in static mode. */
+export interface StaticModelOptions {
+  readonly device: Device;
+  /** Sequences in flight at once (--batch_size). */
+  readonly batchSize: number;
+  /** Positions a sequence may need, its prompt plus new tokens (prefix not counted): for sizing caches. */
+  readonly positions: number;
+}
+
+/** @oar/runtime's entry point for static mode. */
+export type LoadStaticModel = (dir: string, options: StaticModelOptions) => Promise<CausalLM>;
+
+/** The runtime's `loadStaticModel`, or null when this build's @oar/runtime does not provide it. */
+export function staticModelLoader(): LoadStaticModel | null {
+  const exported = (runtime as Record<string, unknown>)["loadStaticModel"];
+  return typeof exported === "function" ? (exported as LoadStaticModel) : null;
+}
+
+/** What loading needs beyond the flags. */
+export interface LoadNeeds {
+  /** Tokens of the longest prompt, after --src_length. */
+  readonly longestPrompt: number;
+}
+
+/** Loads an inference directory (checked by checkModelDir) with @oar/runtime. */
+export async function loadStaticPredictorModel(flags: PredictorFlags, needs: LoadNeeds): Promise<PredictorModel> {
+  const load = staticModelLoader();
+  if (load === null) {
+    throw new UsageError("--mode static is not available in this build: @oar/runtime does not provide loadStaticModel yet; use --mode dynamic");
+  }
+  const model = await load(flags.modelDir, { device: flags.device, batchSize: flags.batchSize, positions: needs.longestPrompt + flags.maxLength });
+  return { model, positionLimit: model.maxPositions, summary: `static: ${flags.modelDir} on onnxruntime (${flags.device})` };
+}
+
+/** The adapters of --lora_path and --prefix_path, each checked to be of its kind. */
+export function loadFlagAdapters(flags: PredictorFlags, config: DecoderConfig): Adapters {
+  const lora = loadAdapters(flags.loraPaths, config);
+  for (const s of lora.sources) {
+    if (s.format === "peft-prefix" || s.format === "paddle-prefix") {
+      throw new UsageError(`--lora_path ${s.dir}: holds a prefix-tuning adapter (${s.files[0]}); pass it with --prefix_path`);
+    }
+  }
+  if (flags.prefixPath === null) return lora;
+  const prefix = loadAdapters([flags.prefixPath], config);
+  for (const s of prefix.sources) {
+    if (s.format === "peft-lora" || s.format === "paddle-lora") {
+      throw new UsageError(`--prefix_path ${s.dir}: holds a LoRA adapter (${s.files[0]}); pass it with --lora_path`);
+    }
+  }
+  return { lora: lora.lora, prefix: prefix.prefix, sources: [...lora.sources, ...prefix.sources] };
+}
+
+/** The eager model's storage for --dtype and --quant_type. */
+export function dynamicStorage(flags: Pick<PredictorFlags, "dtype" | "quantType">, config: DecoderConfig): WeightStorage {
+  switch (flags.quantType) {
+    case "weight_only_int8":
+      return { format: "q8", blockSize: q8BlockSize(config) };
+    case "":
+      return flags.dtype === null ? defaultStorage(config) : { format: dtypeFormat(flags.dtype) };
+    case "weight_only_int4":
+    case "a8w8":
+      throw new UsageError(`--quant_type ${flags.quantType}: dynamic mode quantizes only to weight_only_int8; export the model with export-model --quant_type ${flags.quantType} and run it with --mode static`);
+    default:
+      return assertNever(flags.quantType);
+  }
+}
+
+function dtypeFormat(dtype: DtypeFlag): "f32" | "f16" | "bf16" {
+  switch (dtype) {
+    case "float32":
+      return "f32";
+    case "float16":
+      return "f16";
+    case "bfloat16":
+      return "bf16";
+    default:
+      return assertNever(dtype);
+  }
+}
+
+/**
+ * One int8 scale per 32 inputs, as llama.cpp's Q8_0, when every matrix's
+ * input width allows it (it must divide hidden, intermediate and attention
+ * widths); smaller blocks of 16 or 8 otherwise.
+ */
+export function q8BlockSize(config: DecoderConfig): number {
+  const widths = [config.hiddenSize, config.intermediateSize, config.numHeads * config.headDim];
+  const block = [32, 16, 8].find((b) => widths.every((w) => w % b === 0));
+  if (block === undefined) {
+    throw new UsageError(`--quant_type weight_only_int8: the model's matrix widths (${widths.join(", ")}) are not all multiples of 8, which int8 blocks need`);
+  }
+  return block;
+}
+
+/**
+ * Loads a checkpoint (checked by checkModelDir) on the eager model, with
+ * `adapters` (from loadFlagAdapters) and `storage` (from dynamicStorage).
+ */
+export async function loadDynamicModel(
+  flags: PredictorFlags,
+  config: DecoderConfig,
+  setup: LoadNeeds & { readonly adapters: Adapters; readonly storage: WeightStorage },
+): Promise<PredictorModel> {
+  const { adapters, storage } = setup;
+  const prefixLength = adapters.prefix?.length ?? 0;
+  const maxPositions = Math.min(config.maxPositions, prefixLength + setup.longestPrompt + flags.maxLength);
+  const cache: CacheOptions = flags.blockAttn
+    ? { kind: "paged", blockSize: flags.blockSize, numBlocks: flags.batchSize * Math.ceil(maxPositions / flags.blockSize) }
+    : { kind: "dense" };
+  const hasLora = adapters.lora.length > 0;
+  const options: EagerModelOptions = {
+    storage,
+    cache,
+    maxPositions,
+    ...(hasLora && flags.loraMerge ? { edit: mergeLora(adapters.lora) } : {}),
+    ...(hasLora && !flags.loraMerge ? { unmergedLora: unmergedLora(adapters.lora) } : {}),
+    ...(adapters.prefix === null ? {} : { prefix: adapters.prefix }),
+  };
+  const model = await loadEagerModel(flags.modelDir, options);
+  const parts = [
+    `${config.architecture}, ${config.numLayers} layers`,
+    storage.format === "q8" ? `int8 weights (blocks of ${storage.blockSize})` : `${storage.format} weights`,
+    cache.kind === "paged" ? `block attention (${cache.blockSize} positions a block, ${cache.numBlocks} blocks)` : "dense KV cache",
+  ];
+  if (hasLora) parts.push(`LoRA from ${flags.loraPaths.join(", ")} (${flags.loraMerge ? "merged" : "unmerged"})`);
+  if (adapters.prefix !== null) parts.push(`prefix of ${adapters.prefix.length} tokens from ${flags.prefixPath}`);
+  return { model, positionLimit: config.maxPositions, summary: `dynamic: ${parts.join(", ")}` };
+}
