@@ -170,6 +170,24 @@ describe("greedy decoding through the graph", () => {
   });
 });
 
+describe("16-bit checkpoints", () => {
+  for (const dtype of ["bf16", "f16"] as const) {
+    it(`a ${dtype} checkpoint is widened and transposed into an f32 graph that agrees with the eager model`, async () => {
+      const dir = cachedTinyModel({ arch: "qwen2", preset: "tiny", dtype });
+      const traced = traceAndWrite(dir);
+      const eager = await loadEagerModel(dir, { storage: { format: "f32" }, threads: 1 });
+      const batch = await openBatch(traced);
+      try {
+        const got = await batch.prefill(qwenIds, 2);
+        for (const [b, p] of qwenIds.entries()) assertClose(got[b]!, await eagerStep(eager, eager.createSequence(), p, 2), `prompt ${b}`);
+      } finally {
+        await batch.release();
+        await eager.dispose();
+      }
+    });
+  }
+});
+
 describe("16-bit graphs", () => {
   it("float16: builds, verifies, and runs on onnxruntime's CPU provider where it has the kernels, close to f32", async (t) => {
     const dir = cases[0]!.dir();

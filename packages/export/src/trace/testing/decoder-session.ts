@@ -18,6 +18,13 @@ export interface KvShape {
   readonly type: "float32" | "float16";
 }
 
+/** Keys and values every sequence starts with (prefix tuning). */
+export interface PrefixPast {
+  readonly length: number;
+  /** The f32 data [kv_heads, length, head_dim] of one past input, by its name. */
+  kv(name: string): Float32Array;
+}
+
 /**
  * A batch of sequences run step by step through an exported decoder on
  * onnxruntime's CPU provider, the way transformers.js drives one: prompts
@@ -44,19 +51,31 @@ export class DecoderBatch {
   }
 
   /**
-   * Prefills `prompts` (of any lengths, left-padded to the longest) with an
-   * empty past; returns each prompt's last `keep` rows of logits, [keep, vocab]
-   * (keep 0: every row, padding included).
+   * Prefills `prompts` (of any lengths, left-padded to the longest) after an
+   * empty past, or after `prefix` (f32 keys and values by past input name,
+   * [kv_heads, length, head_dim], the same for every sequence); returns each
+   * prompt's last `keep` rows of logits, [keep, vocab] (keep 0: every row,
+   * padding included).
    */
-  async prefill(prompts: readonly (readonly number[])[], keep: number): Promise<Float32Array[]> {
+  async prefill(prompts: readonly (readonly number[])[], keep: number, prefix?: PrefixPast): Promise<Float32Array[]> {
     const length = Math.max(...prompts.map((p) => p.length));
-    this.#mask = prompts.map((p) => [...Array<bigint>(length - p.length).fill(0n), ...Array<bigint>(p.length).fill(1n)]);
+    const before = Array<bigint>(prefix?.length ?? 0).fill(1n);
+    this.#mask = prompts.map((p) => [...before, ...Array<bigint>(length - p.length).fill(0n), ...Array<bigint>(p.length).fill(1n)]);
     this.#past = {};
     const { layers, kvHeads, headDim, type } = this.#kv;
     for (let l = 0; l < layers; l++) {
       for (const kind of ["key", "value"] as const) {
-        const empty = type === "float32" ? new Float32Array(0) : new Uint16Array(0);
-        this.#past[pastName(l, kind)] = new ort.Tensor(type, empty, [prompts.length, kvHeads, 0, headDim]);
+        const name = pastName(l, kind);
+        if (prefix === undefined) {
+          const empty = type === "float32" ? new Float32Array(0) : new Uint16Array(0);
+          this.#past[name] = new ort.Tensor(type, empty, [prompts.length, kvHeads, 0, headDim]);
+          continue;
+        }
+        if (type !== "float32") throw new Error("DecoderBatch feeds a prefix to f32 graphs only");
+        const one = prefix.kv(name);
+        const batch = new Float32Array(one.length * prompts.length);
+        for (let b = 0; b < prompts.length; b++) batch.set(one, b * one.length);
+        this.#past[name] = new ort.Tensor("float32", batch, [prompts.length, kvHeads, prefix.length, headDim]);
       }
     }
     const padded = prompts.map((p) => [...Array<number>(length - p.length).fill(0), ...p]);
