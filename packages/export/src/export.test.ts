@@ -104,6 +104,7 @@ describe("exportModel: the inference directory", () => {
       ],
     );
     assert.equal(m.graph.op_counts["Softmax"], 2);
+    assert.deepEqual(m.graph.metadata, {});
     assert.deepEqual(m.kv_cache, {
       num_layers: 2,
       num_kv_heads: 2,

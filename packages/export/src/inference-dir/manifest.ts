@@ -92,6 +92,12 @@ export interface OarInference {
     readonly node_count: number;
     readonly op_counts: Readonly<Record<string, number>>;
     readonly weight_bytes: number;
+    /**
+     * The model's metadata_props, a value holding a JSON object or array parsed: passes
+     * record there what a runtime must know of their output (the fused
+     * attention's convention under "oar.attention").
+     */
+    readonly metadata: Readonly<Record<string, unknown>>;
   };
   readonly kv_cache: {
     readonly num_layers: number;
@@ -176,7 +182,7 @@ export function ortTypeName(dtype: DType): string {
 }
 
 /** The graph's interface and size, for the manifest. */
-export function describeGraph(graph: Graph): Pick<OarInference["graph"], "opsets" | "inputs" | "outputs" | "node_count" | "op_counts" | "weight_bytes"> {
+export function describeGraph(graph: Graph): Omit<OarInference["graph"], "file" | "external_data"> {
   const io = (v: Graph["inputs"][number]): TensorIo => ({
     name: v.name,
     dtype: v.dtype === undefined ? "unknown" : ortTypeName(v.dtype),
@@ -191,7 +197,17 @@ export function describeGraph(graph: Graph): Pick<OarInference["graph"], "opsets
     node_count: graph.nodes.length,
     op_counts: Object.fromEntries(Object.entries(opCounts).sort(([a], [b]) => a.localeCompare(b))),
     weight_bytes: graph.initializers.reduce((s, v) => s + v.initializer!.byteLength, 0),
+    metadata: Object.fromEntries([...graph.metadata].map(([k, v]) => [k, parseIfJson(v)])),
   };
+}
+
+function parseIfJson(text: string): unknown {
+  if (!/^\s*[[{]/.test(text)) return text;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return text;
+  }
 }
 
 /** A pipeline report as the manifest keeps it: counts, without the rejection reasons. */
