@@ -168,6 +168,55 @@ async function main(): Promise<void> {
   }
   console.log("");
   await overhead();
+  console.log("");
+  await accuracy();
+}
+
+/**
+ * How far each format's kernel lands from the double-precision reference on
+ * the same (dequantized) weights: x like activations (N(0, 1) with 1% of
+ * outliers 20 times larger, which set q8's int16 step), W ~ N(0, 0.02).
+ */
+async function accuracy(): Promise<void> {
+  const [n, k, m] = [1024, 896, 4];
+  const random = rng(9);
+  const x = new Float32Array(m * k);
+  for (let i = 0; i < x.length; i++) x[i] = (random() + random() + random() - 1.5) * 2 * (random() < 0.01 ? 20 : 1);
+  const values = weightValues(n * k, 10);
+  console.log(`| accuracy (${n}x${k}, M = ${m}) | max abs error / max abs output | max abs error / sum abs(x w) |`);
+  console.log("| --- | --- | --- |");
+  const pool = await createComputePool({ threads: 1 });
+  try {
+    const cases: [string, WeightFormat, number][] = [
+      ["f32", "f32", 0], ["bf16", "bf16", 0], ["f16", "f16", 0], ["q8, blockSize 32", "q8", 32], ["q8, per channel", "q8", k],
+    ];
+    for (const [label, format, blockSize] of cases) {
+      const w = format === "q8"
+        ? pool.quantizeWeight(n, k, blockSize, (r, out) => out.set(values.subarray(r * k, (r + 1) * k)))
+        : place(pool, format, { name: "", n, k }, values);
+      const wide = new Float32Array(n * k);
+      for (let r = 0; r < n; r++) pool.readRow(w, r, wide.subarray(r * k, (r + 1) * k));
+      const out = new Float32Array(m * n);
+      pool.matmul(x, m, w, out);
+      let maxError = 0, maxOut = 0, maxRelative = 0;
+      for (let i = 0; i < m; i++) {
+        for (let j = 0; j < n; j++) {
+          let ref = 0, abs = 0;
+          for (let e = 0; e < k; e++) {
+            ref += x[i * k + e]! * wide[j * k + e]!;
+            abs += Math.abs(x[i * k + e]! * wide[j * k + e]!);
+          }
+          const error = Math.abs(out[i * n + j]! - ref);
+          maxError = Math.max(maxError, error);
+          maxOut = Math.max(maxOut, Math.abs(ref));
+          maxRelative = Math.max(maxRelative, error / abs);
+        }
+      }
+      console.log(`| ${label} | ${(maxError / maxOut).toExponential(1)} | ${maxRelative.toExponential(1)} |`);
+    }
+  } finally {
+    await pool.dispose();
+  }
 }
 
 /** What one call costs beyond its arithmetic: a 64x64 f32 matmul at M = 1. */

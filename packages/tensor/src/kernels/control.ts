@@ -3,26 +3,34 @@
  * the current job and the counters that hand it out, so that a matmul costs a
  * few atomic operations instead of a message per worker.
  *
- * A job: the calling thread writes the fields, resets NEXT and PENDING, then
- * bumps GEN. Each worker sees GEN change, claims chunks of rows from NEXT
- * (Atomics.add) until none are left, and decrements PENDING; the caller claims
- * chunks too, then waits for PENDING to reach 0. Dynamic chunks keep both
- * cores busy when another process takes one of them for a while.
+ * A job: the calling thread writes the fields, then CLAIM = (generation << 16
+ * | chunks), then bumps GEN. Every thread, the caller included, takes chunks
+ * of rows by decrementing CLAIM (compareExchange) while its generation is the
+ * job's and chunks remain, computes them, and counts them in DONE; the caller
+ * returns when DONE reaches the number of chunks.
+ *
+ * Workers join a job only if they are awake to: one that another process has
+ * descheduled, or that wakes late, costs nothing, because the caller takes the
+ * chunks it leaves. A claim carries the generation, so a late worker can never
+ * take a chunk of a later job with the fields of an earlier one: the fields of
+ * job g + 1 are only written once every chunk of job g is done, and then no
+ * claim for g can succeed. Dynamic chunks also keep both cores busy when
+ * another process takes one of them for a while.
  */
 import type { KernelExports } from "./wasm.js";
 
 export const Slot = {
   /** Job generation; idle workers wait on it. */
   GEN: 0,
-  /** Workers that have not finished the current job; the caller waits on it. */
-  PENDING: 1,
-  /** Next chunk to claim. */
-  NEXT: 2,
+  /** (generation & 0xffff) << 16 | chunks not yet claimed. */
+  CLAIM: 1,
+  /** Chunks of the current job computed (or failed); the caller waits on it. */
+  DONE: 2,
   /** Workers asleep in Atomics.wait on GEN (the caller notifies only if any). */
   SLEEPERS: 3,
-  /** 1 while the caller sleeps on PENDING (the last worker notifies only then). */
+  /** 1 while the caller sleeps on DONE (the thread that finishes the last chunk notifies only then). */
   CALLER_SLEEPS: 4,
-  /** 1 once a worker has recorded an error for the current job. */
+  /** 1 once a thread has recorded an error for the current job. */
   FAILED: 5,
   /** Bytes of the error message in the text area. */
   ERROR_LENGTH: 6,
@@ -44,7 +52,7 @@ export const Slot = {
   BIAS: 21,
   /** Rows per chunk (a multiple of 4). */
   CHUNK: 22,
-  /** Number of chunks. */
+  /** Number of chunks, at most MAX_CHUNKS. */
   CHUNKS: 23,
   /** f16: the power of two the weight's data was scaled by at load (see f16.ts). */
   SHIFT: 24,
@@ -53,8 +61,6 @@ export const Slot = {
 export const Op = {
   /** Leave the worker loop. */
   EXIT: 1,
-  /** Take the memory posted to this worker and instantiate the kernels on it. */
-  ATTACH: 2,
   GEMV_F32: 3,
   GEMM_F32: 4,
   GEMV_BF16: 5,
@@ -65,11 +71,39 @@ export const Op = {
   GEMM_Q8: 10,
 } as const;
 
+/** The low 16 bits of CLAIM count chunks. */
+export const MAX_CHUNKS = 0xffff;
+
 const CONTROL_INTS = 32;
 const ERROR_BYTES = 2048;
 
 export function createControl(): SharedArrayBuffer {
   return new SharedArrayBuffer(CONTROL_INTS * 4 + ERROR_BYTES);
+}
+
+/** The CLAIM word that opens job `generation` with `chunks` chunks. */
+export function claimWord(generation: number, chunks: number): number {
+  return ((generation & 0xffff) << 16) | chunks;
+}
+
+/**
+ * Takes one chunk of job `generation`: its index, or -1 when the job has none
+ * left or is no longer the current one.
+ */
+export function claimChunk(ctl: Int32Array, generation: number, chunks: number): number {
+  for (;;) {
+    const word = Atomics.load(ctl, Slot.CLAIM);
+    const left = word & 0xffff;
+    if (word >>> 16 !== (generation & 0xffff) || left === 0) return -1;
+    if (Atomics.compareExchange(ctl, Slot.CLAIM, word, word - 1) === word) return chunks - left;
+  }
+}
+
+/** Counts a claimed chunk as finished, waking the caller if this was the last and it sleeps. */
+export function finishChunk(ctl: Int32Array, chunks: number): void {
+  if (Atomics.add(ctl, Slot.DONE, 1) + 1 === chunks && Atomics.load(ctl, Slot.CALLER_SLEEPS) !== 0) {
+    Atomics.notify(ctl, Slot.DONE);
+  }
 }
 
 function errorText(control: SharedArrayBuffer): Uint8Array {
@@ -93,45 +127,55 @@ export function takeError(ctl: Int32Array): string | undefined {
   return text;
 }
 
-/** Claims and computes chunks of the current job until none are left. */
-export function runChunks(ctl: Int32Array, instances: readonly KernelExports[]): void {
+/**
+ * Claims and computes chunks of job `generation` until none are left. A chunk
+ * that throws still counts as finished (the caller would wait forever
+ * otherwise); the error is recorded and the caller throws it.
+ */
+export function runChunks(ctl: Int32Array, instances: readonly KernelExports[], generation: number, name: string): void {
   const op = ctl[Slot.OP]!;
-  const kernels = instances[ctl[Slot.MEMORY]!];
-  if (!kernels) throw new Error(`no kernels instantiated for memory ${ctl[Slot.MEMORY]}`);
   const x = ctl[Slot.X]!, xs = ctl[Slot.XS]!, m = ctl[Slot.M]!, w = ctl[Slot.W]!, s = ctl[Slot.S]!;
   const k = ctl[Slot.K]!, bs = ctl[Slot.BS]!, flush = ctl[Slot.FLUSH]!, n = ctl[Slot.N]!;
   const out = ctl[Slot.OUT]!, ldo = ctl[Slot.LDO]!, bias = ctl[Slot.BIAS]!;
   const chunk = ctl[Slot.CHUNK]!, chunks = ctl[Slot.CHUNKS]!, shift = ctl[Slot.SHIFT]!;
-  for (let c = Atomics.add(ctl, Slot.NEXT, 1); c < chunks; c = Atomics.add(ctl, Slot.NEXT, 1)) {
-    const n0 = c * chunk;
-    const n1 = Math.min(n, n0 + chunk);
-    switch (op) {
-      case Op.GEMV_F32:
-        kernels.gemv_f32(x, w, k, n0, n1, out, bias);
-        break;
-      case Op.GEMM_F32:
-        kernels.gemm_f32(x, m, w, k, n0, n1, out, ldo, bias);
-        break;
-      case Op.GEMV_BF16:
-        kernels.gemv_bf16(x, w, k, n0, n1, out, bias);
-        break;
-      case Op.GEMM_BF16:
-        kernels.gemm_bf16(x, m, w, k, n0, n1, out, ldo, bias);
-        break;
-      case Op.GEMV_F16:
-        kernels.gemv_f16(x, w, k, n0, n1, out, bias, shift);
-        break;
-      case Op.GEMM_F16:
-        kernels.gemm_f16(x, m, w, k, n0, n1, out, ldo, bias, shift);
-        break;
-      case Op.GEMV_Q8:
-        kernels.gemv_q8(x, xs, w, s, k, bs, flush, n0, n1, out, bias);
-        break;
-      case Op.GEMM_Q8:
-        kernels.gemm_q8(x, xs, m, w, s, k, bs, flush, n0, n1, out, ldo, bias);
-        break;
-      default:
-        throw new Error(`unknown compute op ${op}`);
+  const kernels = instances[ctl[Slot.MEMORY]!];
+  for (let c = claimChunk(ctl, generation, chunks); c >= 0; c = claimChunk(ctl, generation, chunks)) {
+    try {
+      if (!kernels) throw new Error(`no kernels instantiated for memory ${ctl[Slot.MEMORY]}`);
+      const n0 = c * chunk;
+      const n1 = Math.min(n, n0 + chunk);
+      switch (op) {
+        case Op.GEMV_F32:
+          kernels.gemv_f32(x, w, k, n0, n1, out, bias);
+          break;
+        case Op.GEMM_F32:
+          kernels.gemm_f32(x, m, w, k, n0, n1, out, ldo, bias);
+          break;
+        case Op.GEMV_BF16:
+          kernels.gemv_bf16(x, w, k, n0, n1, out, bias);
+          break;
+        case Op.GEMM_BF16:
+          kernels.gemm_bf16(x, m, w, k, n0, n1, out, ldo, bias);
+          break;
+        case Op.GEMV_F16:
+          kernels.gemv_f16(x, w, k, n0, n1, out, bias, shift);
+          break;
+        case Op.GEMM_F16:
+          kernels.gemm_f16(x, m, w, k, n0, n1, out, ldo, bias, shift);
+          break;
+        case Op.GEMV_Q8:
+          kernels.gemv_q8(x, xs, w, s, k, bs, flush, n0, n1, out, bias);
+          break;
+        case Op.GEMM_Q8:
+          kernels.gemm_q8(x, xs, m, w, s, k, bs, flush, n0, n1, out, ldo, bias);
+          break;
+        default:
+          throw new Error(`unknown compute op ${op}`);
+      }
+    } catch (error) {
+      recordError(ctl, `${name}: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+    } finally {
+      finishChunk(ctl, chunks);
     }
   }
 }

@@ -122,6 +122,29 @@ describe("compute pool", () => {
     }
   });
 
+  test("with more threads than cores (workers joining late or not at all), 600 calls give one thread's bits", async () => {
+    const random = rng(7);
+    const crowded = await createComputePool({ threads: 4, spinMicros: 0 });
+    try {
+      const cases = FORMATS.map((format, i) => {
+        const host = randomWeight(random, format, 61 + 50 * i, 48 + 8 * i, format === "q8" ? 8 : 0);
+        return { host, alone: place(one, host), crowded: place(crowded, host) };
+      });
+      for (let call = 0; call < 600; call++) {
+        const { host, alone, crowded: w } = cases[call % cases.length]!;
+        const m = 1 + (call % 5);
+        const x = randomFloats(random, m * host.cols);
+        const expected = new Float32Array(m * host.rows);
+        const got = new Float32Array(m * host.rows);
+        one.matmul(x, m, alone, expected);
+        crowded.matmul(x, m, w, got);
+        assert.deepEqual(got, expected, `call ${call}: ${host.format} m=${m}`);
+      }
+    } finally {
+      await crowded.dispose();
+    }
+  });
+
   test("f16 zero, subnormals and negatives widen exactly, in gemv, gemm and readRow", () => {
     const special = [
       0x0000, 0x8000, 0x0001, 0x8001, 0x0200, 0x83ff, 0x03ff, 0x0400, 0x8400, 0x3c00, 0xbc00, 0x3555, 0x57ff, 0xd7ff,
@@ -310,24 +333,40 @@ describe("compute pool failures", () => {
     }
   }
 
+  /**
+   * Calls matmul until one call throws: a worker takes part in a job only if
+   * it is awake in time, so a given call may run entirely on the caller.
+   */
+  function firstFailure(pool: ComputePool, w: DeviceWeight): Error {
+    const x = new Float32Array(256);
+    const out = new Float32Array(4096);
+    for (let call = 0; call < 200; call++) {
+      try {
+        pool.matmul(x, 1, w, out);
+      } catch (error) {
+        return error as Error;
+      }
+    }
+    return assert.fail("the faulty worker never took part in 200 calls");
+  }
+
   test("a worker that throws makes matmul throw, and the pool stays usable", async () => {
     const pool = await withFault("throw", () => startPool({ threads: 2 }, faulty));
     try {
-      const w = pool.allocWeight({ format: "f32", rows: 64, cols: 16 }, ({ data }) => data.fill(0));
-      for (let i = 0; i < 2; i++) {
-        assert.throws(() => pool.matmul(new Float32Array(16), 1, w, new Float32Array(64)), /fault worker: Error: injected fault/);
-      }
+      const w = pool.allocWeight({ format: "f32", rows: 4096, cols: 256 }, ({ data }) => data.fill(0));
+      assert.match(firstFailure(pool, w).message, /fault worker: Error: injected fault/);
+      assert.match(firstFailure(pool, w).message, /injected fault/);
     } finally {
       await pool.dispose();
     }
   });
 
-  test("a worker that dies mid-job makes matmul throw instead of hanging, and later calls too", async () => {
+  test("a worker that dies holding a chunk makes matmul throw instead of hanging, and later calls too", async () => {
     const pool = await withFault("exit", () => startPool({ threads: 2, watchdogMs: 300 }, faulty));
     try {
-      const w = pool.allocWeight({ format: "f32", rows: 64, cols: 16 }, ({ data }) => data.fill(0));
-      assert.throws(() => pool.matmul(new Float32Array(16), 1, w, new Float32Array(64)), /no progress for 300 ms/);
-      assert.throws(() => pool.matmul(new Float32Array(16), 1, w, new Float32Array(64)), /broken/);
+      const w = pool.allocWeight({ format: "f32", rows: 4096, cols: 256 }, ({ data }) => data.fill(0));
+      assert.match(firstFailure(pool, w).message, /made no progress for 300 ms/);
+      assert.throws(() => pool.matmul(new Float32Array(256), 1, w, new Float32Array(4096)), /broken/);
     } finally {
       await pool.dispose();
     }

@@ -15,7 +15,7 @@
  */
 import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
-import { Op, Slot, createControl, runChunks, takeError } from "./control.js";
+import { MAX_CHUNKS, Op, Slot, claimWord, createControl, runChunks, takeError } from "./control.js";
 import { normalizeF16 } from "./f16.js";
 import { type WeightFormat, type WeightLayout, type WeightSpec, elementBytes, weightLayout } from "./format.js";
 import { type HostWeight, quantizeRowQ8, widenRow } from "./reference.js";
@@ -28,7 +28,8 @@ import {
   instantiate,
   sharedMemory,
 } from "./wasm.js";
-import type { AttachMessage, WorkerInit } from "./worker.js";
+import type { AttachMessage } from "./serve.js";
+import type { WorkerInit } from "./worker.js";
 
 export interface PoolOptions {
   /** Threads that compute, the calling thread included; default os.availableParallelism(). */
@@ -173,6 +174,7 @@ export async function startPool(options: PoolOptions, workerUrl: URL): Promise<C
   const placements = new WeakMap<DeviceWeight, Placement>();
   let broken: string | undefined; // why the pool can no longer run jobs
   let disposed = false;
+  let generation = 0; // of the last job; GEN in ctl
   for (const [i, worker] of workers.entries()) {
     worker.on("error", (error) => {
       broken ??= `compute worker ${i + 1} failed: ${error.stack ?? error.message}`;
@@ -187,49 +189,42 @@ export async function startPool(options: PoolOptions, workerUrl: URL): Promise<C
     if (broken) throw new Error(`the compute pool is broken: ${broken}`);
   }
 
-  /** Publishes the job written in ctl, runs the calling thread's part, waits for the workers. */
+  /**
+   * Publishes the job whose fields are in ctl, computes chunks of it on this
+   * thread while awake workers do too, and returns when every chunk is done.
+   */
   function execute(op: number): void {
+    generation = (generation + 1) | 0;
+    const chunks = ctl[Slot.CHUNKS]!;
     Atomics.store(ctl, Slot.OP, op);
-    Atomics.store(ctl, Slot.NEXT, 0);
-    if (workers.length === 0) {
-      runChunks(ctl, instances);
-      return;
-    }
-    Atomics.store(ctl, Slot.PENDING, workers.length);
-    Atomics.add(ctl, Slot.GEN, 1);
+    Atomics.store(ctl, Slot.DONE, 0);
+    Atomics.store(ctl, Slot.CLAIM, claimWord(generation, chunks));
+    Atomics.store(ctl, Slot.GEN, generation);
     if (Atomics.load(ctl, Slot.SLEEPERS) > 0) Atomics.notify(ctl, Slot.GEN);
-    let failure: unknown;
-    if (op !== Op.ATTACH) {
-      try {
-        runChunks(ctl, instances);
-      } catch (error) {
-        failure = error;
-      }
-    }
-    awaitWorkers();
-    const workerError = takeError(ctl);
-    if (failure !== undefined) throw failure;
-    if (workerError !== undefined) throw new Error(workerError);
+    runChunks(ctl, instances, generation, "calling thread");
+    awaitChunks(chunks);
+    const error = takeError(ctl);
+    if (error !== undefined) throw new Error(error);
   }
 
-  function awaitWorkers(): void {
+  /** Waits until the chunks workers still hold are done; a worker that stops making progress breaks the pool. */
+  function awaitChunks(chunks: number): void {
     const spinUntil = performance.now() + spinMicros / 1000;
     let progress = -1;
     let stalledSince = 0;
     for (let i = 1; ; i++) {
-      const pending = Atomics.load(ctl, Slot.PENDING);
-      if (pending === 0) return;
+      const done = Atomics.load(ctl, Slot.DONE);
+      if (done === chunks) return;
       if ((i & 1023) !== 0 || performance.now() < spinUntil) continue;
       Atomics.store(ctl, Slot.CALLER_SLEEPS, 1);
-      const result = Atomics.wait(ctl, Slot.PENDING, pending, WAIT_SLICE_MS);
+      const result = Atomics.wait(ctl, Slot.DONE, done, WAIT_SLICE_MS);
       Atomics.store(ctl, Slot.CALLER_SLEEPS, 0);
       if (result !== "timed-out") continue;
-      const now = Atomics.load(ctl, Slot.NEXT) * (workers.length + 1) + Atomics.load(ctl, Slot.PENDING);
-      if (now !== progress) {
-        progress = now;
+      if (done !== progress) {
+        progress = done;
         stalledSince = performance.now();
       } else if (performance.now() - stalledSince > watchdogMs) {
-        broken = `${pending} worker(s) made no progress for ${watchdogMs} ms; presumed dead`;
+        broken = `${chunks - done} chunk(s) claimed by a worker made no progress for ${watchdogMs} ms; the worker is presumed dead`;
         throw new Error(`the compute pool is broken: ${broken}`);
       }
     }
@@ -250,12 +245,9 @@ export async function startPool(options: PoolOptions, workerUrl: URL): Promise<C
     };
     arenas.push(arena);
     instances.push(arena.kernels);
-    if (workers.length > 0) {
-      const message: AttachMessage = { memory };
-      for (const worker of workers) worker.postMessage(message);
-      Atomics.store(ctl, Slot.MEMORY, index);
-      execute(Op.ATTACH);
-    }
+    // Each worker instantiates the kernels on it before its first job there (serve.ts).
+    const message: AttachMessage = { memory };
+    for (const worker of workers) worker.postMessage(message);
     return arena;
   }
 
@@ -376,11 +368,15 @@ export async function startPool(options: PoolOptions, workerUrl: URL): Promise<C
     }
   }
 
-  /** Rows of W per claimed chunk: a multiple of 4, at least 4 chunks per thread when W allows. */
+  /**
+   * Rows of W per claimed chunk: a multiple of 4, at least 4 chunks per thread
+   * when W allows, and few enough chunks for CLAIM's 16-bit count.
+   */
   function chunkRows(n: number, k: number, m: number, format: WeightFormat): number {
     const byWork = m === 1 ? GEMV_CHUNK_BYTES / (k * elementBytes(format)) : GEMM_CHUNK_MACS / (k * m);
     const byBalance = n / (threads * 4);
-    return align(Math.max(1, Math.ceil(Math.min(byWork, byBalance))), 4);
+    const rows = Math.max(Math.ceil(Math.min(byWork, byBalance)), Math.ceil(n / MAX_CHUNKS));
+    return align(Math.max(1, rows), 4);
   }
 
   function readRow(w: DeviceWeight, row: number, out: Float32Array): void {
@@ -417,11 +413,9 @@ export async function startPool(options: PoolOptions, workerUrl: URL): Promise<C
   async function dispose(): Promise<void> {
     if (disposed) return;
     disposed = true;
-    if (workers.length > 0) {
-      Atomics.store(ctl, Slot.OP, Op.EXIT);
-      Atomics.add(ctl, Slot.GEN, 1);
-      Atomics.notify(ctl, Slot.GEN);
-    }
+    Atomics.store(ctl, Slot.OP, Op.EXIT);
+    Atomics.store(ctl, Slot.GEN, (generation + 1) | 0);
+    Atomics.notify(ctl, Slot.GEN);
     await Promise.all(workers.map((worker) => worker.terminate()));
     arenas.length = 0;
     instances.length = 0;

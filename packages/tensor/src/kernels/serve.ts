@@ -1,22 +1,37 @@
 /**
  * The loop every pool worker runs: wait for the next job on the control
- * block, do its part, report. It never returns to the event loop until the
- * pool exits it, so new memories arrive through receiveMessageOnPort inside
+ * block, take part in it, wait again. It never returns to the event loop until
+ * the pool exits it, so new memories arrive through receiveMessageOnPort inside
  * `attach`, not through message events.
  */
+import { type MessagePort, receiveMessageOnPort } from "node:worker_threads";
 import { Op, Slot, recordError } from "./control.js";
-import type { KernelExports } from "./wasm.js";
+import { type KernelExports, type WasmMemory, type WasmModule, instantiate } from "./wasm.js";
+
+/** What the pool posts to every worker when it makes a memory. */
+export interface AttachMessage {
+  memory: WasmMemory;
+}
+
+/** An `attach` that instantiates `module` on each memory posted to `port`, in the order the pool made them. */
+export function attachPosted(port: MessagePort, module: WasmModule): (instances: KernelExports[]) => void {
+  return (instances) => {
+    for (let received = receiveMessageOnPort(port); received; received = receiveMessageOnPort(port)) {
+      instances.push(instantiate(module, (received.message as AttachMessage).memory));
+    }
+  };
+}
 
 export interface ServeOptions {
   ctl: Int32Array; // the control block
-  /** GEN when the pool created this worker: the first job is the one after it. */
+  /** GEN when the pool created this worker. */
   generation: number;
   /** How long to poll GEN before sleeping on it. */
   spinMicros: number;
-  /** Instantiates the kernels on the memory just posted to this worker. */
-  attach: () => KernelExports;
-  /** Does this thread's part of a compute job. */
-  run: (ctl: Int32Array, instances: readonly KernelExports[]) => void;
+  /** Instantiates the kernels on the memories posted to this worker since the last call, appending to `instances`. */
+  attach: (instances: KernelExports[]) => void;
+  /** Takes part in compute job `generation` (see runChunks). */
+  run: (ctl: Int32Array, instances: readonly KernelExports[], generation: number) => void;
   /** Names this worker in error messages. */
   name: string;
 }
@@ -27,16 +42,12 @@ export function serve(options: ServeOptions): void {
   let seen = options.generation;
   for (;;) {
     seen = nextJob(ctl, seen, spinMicros);
-    const op = ctl[Slot.OP];
-    if (op === Op.EXIT) return;
+    if (ctl[Slot.OP] === Op.EXIT) return;
     try {
-      if (op === Op.ATTACH) instances[ctl[Slot.MEMORY]!] = attach();
-      else run(ctl, instances);
+      if (instances.length <= ctl[Slot.MEMORY]!) attach(instances);
+      run(ctl, instances, seen);
     } catch (error) {
       recordError(ctl, `${name}: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
-    }
-    if (Atomics.sub(ctl, Slot.PENDING, 1) === 1 && Atomics.load(ctl, Slot.CALLER_SLEEPS) !== 0) {
-      Atomics.notify(ctl, Slot.PENDING);
     }
   }
 }
