@@ -58,7 +58,7 @@ export class TraceOps implements Ops<Value, Value> {
   readonly #cfg: DecoderConfig;
   readonly #dtype: GraphDType;
   readonly #weights: LinearOperands;
-  readonly #presents: { key: Value; value: Value }[] = [];
+  readonly #presents: { key: Value; value: Value }[] = []; // per layer, each [batch, kv_heads, total_sequence, head_dim]
   readonly #names = new Map<string, number>();
   #rotary: { readonly cos: Value; readonly sin: Value } | null = null; // each [batch, 1, sequence, head_dim]
   #mask: Value | null = null; // bool [batch, 1, sequence, total_sequence]
