@@ -27,6 +27,7 @@ export type PatternValue =
   | PatternVar
   | { readonly kind: "output"; readonly node: PatternNode; readonly index: number }
   | { readonly kind: "constant"; readonly value: number }
+  | { readonly kind: "any" }
   | { readonly kind: "oneOf"; readonly alternatives: readonly PatternValue[] };
 
 /** A pattern input: a pattern value, a number (a constant whose every element is that number), or null (an omitted input). */
@@ -61,6 +62,15 @@ export class PatternBuilder<V extends string> {
   ): PatternValue[] {
     const node = this.#node(type, inputs, options.attrs, options.as ?? []);
     return Array.from({ length: options.outputs }, (_, index) => ({ kind: "output", node, index }));
+  }
+
+  /**
+   * Matches any value (not an omitted input) without binding it: an operand
+   * whose value `check` does not need, such as a Reshape's target shape or
+   * ReduceMean's axes input, which `check` reads from the node instead.
+   */
+  any(): PatternValue {
+    return { kind: "any" };
   }
 
   /** Matches whichever alternative matches first. Every alternative must use the same variables. */
@@ -118,6 +128,9 @@ function* matchValue(pv: PatternValue, v: Value, b: Bindings): Generator<Binding
     }
     case "constant":
       if (constantIs(v, pv.value)) yield b;
+      return;
+    case "any":
+      yield b;
       return;
     case "oneOf":
       for (const alt of pv.alternatives) yield* matchValue(alt, v, b);
@@ -186,6 +199,7 @@ function depth(pv: PatternValue | null): number {
   switch (pv.kind) {
     case "var":
     case "constant":
+    case "any":
       return 0;
     case "oneOf":
       return Math.max(...pv.alternatives.map(depth));
@@ -204,11 +218,15 @@ function collect(pv: PatternValue | null, vars: Set<string>, nodes: Set<PatternN
       vars.add(pv.name);
       return;
     case "constant":
+    case "any":
       return;
     case "oneOf": {
+      // Each alternative is walked whole (a sub-pattern shared by two alternatives counts in both).
       const sets = pv.alternatives.map((alt) => {
         const s = new Set<string>();
-        collect(alt, s, nodes);
+        const ns = new Set<PatternNode>();
+        collect(alt, s, ns);
+        for (const n of ns) nodes.add(n);
         return s;
       });
       const first = [...sets[0]!].sort().join(",");
