@@ -667,6 +667,45 @@
       (local.set $r (i32.add (local.get $r) (i32.const 1)))
       (br $rows))))
 
+  ;; Quantizes one f32 weight row src [k] to int8 dst [k] with scales [k / bs]:
+  ;; per block, scale = max |w| / 127 and q = nearest-even(w * (127 / max |w|))
+  ;; in f32 (an all-zero block gets scale 0). bs % 8 == 0. quantizeRowQ8 in
+  ;; reference.ts computes the same bits.
+  (func (export "quantize_q8_row") (param $src i32) (param $k i32) (param $bs i32) (param $dst i32) (param $scales i32)
+    (local $e i32) (local $be i32) (local $i i32) (local $amax v128) (local $inv v128) (local $a f32) (local $q v128)
+    (local.set $e (i32.const 0))
+    (block $blocks_done (loop $blocks
+      (br_if $blocks_done (i32.ge_u (local.get $e) (local.get $k)))
+      (local.set $be (i32.add (local.get $e) (local.get $bs)))
+      (local.set $amax (v128.const i32x4 0 0 0 0))
+      (local.set $i (local.get $e))
+      (loop $max
+        (local.set $amax (f32x4.max (local.get $amax)
+          (f32x4.abs (v128.load (i32.add (local.get $src) (i32.shl (local.get $i) (i32.const 2)))))))
+        (local.set $i (i32.add (local.get $i) (i32.const 4)))
+        (br_if $max (i32.lt_u (local.get $i) (local.get $be))))
+      (local.set $a (f32.max
+        (f32.max (f32x4.extract_lane 0 (local.get $amax)) (f32x4.extract_lane 1 (local.get $amax)))
+        (f32.max (f32x4.extract_lane 2 (local.get $amax)) (f32x4.extract_lane 3 (local.get $amax)))))
+      (f32.store (local.get $scales) (f32.div (local.get $a) (f32.const 127)))
+      (local.set $inv (f32x4.splat
+        (select (f32.div (f32.const 127) (local.get $a)) (f32.const 0) (f32.gt (local.get $a) (f32.const 0)))))
+      (local.set $i (local.get $e))
+      (loop $quantize
+        ;; 8 floats -> 2 x i32x4 -> i16x8 -> the low 8 bytes of an i8x16
+        (local.set $q (i16x8.narrow_i32x4_s
+          (i32x4.trunc_sat_f32x4_s (f32x4.nearest (f32x4.mul (local.get $inv)
+            (v128.load (i32.add (local.get $src) (i32.shl (local.get $i) (i32.const 2)))))))
+          (i32x4.trunc_sat_f32x4_s (f32x4.nearest (f32x4.mul (local.get $inv)
+            (v128.load offset=16 (i32.add (local.get $src) (i32.shl (local.get $i) (i32.const 2)))))))))
+        (v128.store64_lane 0 (i32.add (local.get $dst) (local.get $i))
+          (i8x16.narrow_i16x8_s (local.get $q) (local.get $q)))
+        (local.set $i (i32.add (local.get $i) (i32.const 8)))
+        (br_if $quantize (i32.lt_u (local.get $i) (local.get $be))))
+      (local.set $scales (i32.add (local.get $scales) (i32.const 4)))
+      (local.set $e (local.get $be))
+      (br $blocks))))
+
   ;; out[n] for n in [n0, n1); x int16 [k] with scale f32 at xs, w int8 [N, k],
   ;; s f32 [N, k / bs].
   (func (export "gemv_q8")

@@ -234,10 +234,12 @@ describe("compute pool", () => {
     for (const v of out64) assert.ok(Math.abs(v + 3 * k) < 1e-3 * 3 * k, `got ${v}, expected ${-3 * k}`);
   });
 
-  test("quantizeWeight stores int8 within half a step of the f32 rows", () => {
+  test("quantizeWeight stores the bits quantizeRowQ8 computes, within half a step of the f32 rows", () => {
     const random = rng(4);
     const [n, k, blockSize] = [13, 96, 32];
     const f = randomFloats(random, n * k, 0.1);
+    f.fill(0, 0, blockSize); // an all-zero block
+    f.set([1.27, 0.025, -0.035, 0.005], 2 * blockSize); // 127/1.27 = 100 in f64: halves of 100 * x land near ties
     const w = two.quantizeWeight(n, k, blockSize, (r, out) => out.set(f.subarray(r * k, (r + 1) * k)));
     assert.deepEqual([w.format, w.rows, w.cols, w.blockSize, w.bytes], ["q8", n, k, blockSize, align16(n * k) + n * 3 * 4]);
     const row = new Float32Array(k);
@@ -248,6 +250,7 @@ describe("compute pool", () => {
       quantizeRowQ8(f.subarray(r * k, (r + 1) * k), blockSize, q, scales);
       for (let e = 0; e < k; e++) {
         const step = scales[Math.floor(e / blockSize)]!;
+        assert.equal(row[e], Math.fround(q[e]! * step), `row ${r} col ${e}`);
         assert.ok(Math.abs(row[e]! - f[r * k + e]!) <= step / 2 + 1e-7, `row ${r} col ${e}`);
       }
     }

@@ -18,7 +18,7 @@ import { Worker } from "node:worker_threads";
 import { MAX_CHUNKS, Op, Slot, claimWord, createControl, runChunks, takeError } from "./control.js";
 import { normalizeF16 } from "./f16.js";
 import { type WeightFormat, type WeightLayout, type WeightSpec, elementBytes, weightLayout } from "./format.js";
-import { type HostWeight, quantizeRowQ8, widenRow } from "./reference.js";
+import { type HostWeight, widenRow } from "./reference.js";
 import {
   type KernelExports,
   MAX_PAGES,
@@ -260,9 +260,10 @@ export async function startPool(options: PoolOptions, workerUrl: URL): Promise<C
     return Math.min(byScratch, byCache);
   }
 
-  function allocWeight(
+  /** allocWeight, with the memory the weight went to passed to `fill` as well. */
+  function allocate(
     spec: WeightSpec,
-    fill: (dst: { data: Uint8Array; scales?: Float32Array }) => void,
+    fill: (dst: { data: Uint8Array; scales?: Float32Array }, arena: Arena) => void,
   ): DeviceWeight {
     usable();
     const layout = weightLayout(spec);
@@ -293,7 +294,7 @@ export async function startPool(options: PoolOptions, workerUrl: URL): Promise<C
     const buffer = arena.memory.buffer;
     const data = new Uint8Array(buffer, offset, layout.dataBytes);
     const scales = layout.format === "q8" ? new Float32Array(buffer, offset + scaleAt, layout.scaleCount) : undefined;
-    fill(scales ? { data, scales } : { data });
+    fill(scales ? { data, scales } : { data }, arena);
     const shift = layout.format === "f16" ? normalizeF16(new Uint16Array(buffer, offset, layout.rows * layout.cols)) : 0;
     const weight: DeviceWeight = Object.freeze({
       format: layout.format,
@@ -399,13 +400,13 @@ export async function startPool(options: PoolOptions, workerUrl: URL): Promise<C
     blockSize: number,
     getRow: (row: number, out: Float32Array) => void,
   ): DeviceWeight {
-    return allocWeight({ format: "q8", rows, cols, blockSize }, ({ data, scales }) => {
-      const q = new Int8Array(data.buffer, data.byteOffset, data.length);
-      const blocks = cols / blockSize;
-      const row = new Float32Array(cols);
+    return allocate({ format: "q8", rows, cols, blockSize }, ({ data, scales }, arena) => {
+      // getRow writes into the scratch, where the kernel reads it: no copy
+      const row = arena.scratch.subarray(0, cols);
+      const scaleBytes = (cols / blockSize) * 4;
       for (let r = 0; r < rows; r++) {
         getRow(r, row);
-        quantizeRowQ8(row, blockSize, q.subarray(r * cols, (r + 1) * cols), scales!.subarray(r * blocks, (r + 1) * blocks));
+        arena.kernels.quantize_q8_row(SCRATCH_OFFSET, cols, blockSize, data.byteOffset + r * cols, scales!.byteOffset + r * scaleBytes);
       }
     });
   }
@@ -426,7 +427,7 @@ export async function startPool(options: PoolOptions, workerUrl: URL): Promise<C
     get memories() {
       return arenas.length;
     },
-    allocWeight,
+    allocWeight: (spec, fill) => allocate(spec, (dst) => fill(dst)),
     quantizeWeight,
     matmul,
     readRow,

@@ -21,8 +21,9 @@ export interface HostWeight {
 }
 
 /**
- * Quantizes one row symmetrically to int8 per block: scale = max|w| / 127,
- * q = round(w / scale). An all-zero block gets scale 0.
+ * Quantizes one row symmetrically to int8 per block, in f32 arithmetic like
+ * the kernel quantize_q8_row (same bits): scale = max|w| / 127,
+ * q = round-half-even(w * (127 / max|w|)). An all-zero block gets scale 0.
  */
 export function quantizeRowQ8(
   src: Float32Array, // [K]
@@ -33,10 +34,15 @@ export function quantizeRowQ8(
   for (let b = 0, k0 = 0; k0 < src.length; b++, k0 += blockSize) {
     let amax = 0;
     for (let k = k0; k < k0 + blockSize; k++) amax = Math.max(amax, Math.abs(src[k]!));
-    const inv = amax > 0 ? 127 / amax : 0;
-    for (let k = k0; k < k0 + blockSize; k++) q[k] = Math.max(-127, Math.min(127, Math.round(src[k]! * inv)));
+    const inv = amax > 0 ? Math.fround(127 / amax) : 0;
+    for (let k = k0; k < k0 + blockSize; k++) q[k] = roundHalfEven(Math.fround(src[k]! * inv));
     scales[b] = amax / 127;
   }
+}
+
+function roundHalfEven(v: number): number {
+  const r = Math.round(v);
+  return r - v === 0.5 && r % 2 !== 0 ? r - 1 : r;
 }
 
 /** Row `row` of a weight, widened (or dequantized) to f32 into out[K]. */

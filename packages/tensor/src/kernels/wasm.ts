@@ -39,6 +39,7 @@ export interface KernelExports {
     x: number, m: number, w: number, k: number, n0: number, n1: number, out: number, ldo: number, bias: number, d: number,
   ): void;
   quantize_rows(src: number, m: number, k: number, dst: number, scales: number): void;
+  quantize_q8_row(src: number, k: number, bs: number, dst: number, scales: number): void;
   gemv_q8(
     x: number, xs: number, w: number, s: number, k: number, bs: number, sub: number,
     n0: number, n1: number, out: number, bias: number,
