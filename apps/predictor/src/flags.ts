@@ -66,7 +66,7 @@ export interface PredictorFlags {
   readonly blockAttn: boolean;
   readonly blockSize: number;
   /** Which of dtype, quant_type, inference_model, block_attn, block_size the command line set (static mode checks them). */
-  readonly graphFlagsGiven: readonly string[];
+  readonly graphFlagsGiven: readonly GraphFlag[];
   readonly loraPaths: readonly string[];
   /** Merge LoRA into the weights at load (default) or keep it beside them. */
   readonly loraMerge: boolean;
@@ -83,7 +83,8 @@ export type ChatTemplateFlag =
   | { readonly kind: "file"; readonly path: string; readonly text: string };
 
 /** The flags that describe a model's graph and storage: in static mode they were fixed by export-model. */
-const GRAPH_FLAGS = ["dtype", "quant_type", "inference_model", "block_attn", "block_size"] as const;
+export const GRAPH_FLAGS = ["dtype", "quant_type", "inference_model", "block_attn", "block_size"] as const;
+export type GraphFlag = (typeof GRAPH_FLAGS)[number];
 
 /** The yargs parser of the predictor's command line (help, strict flags, defaults). */
 export function predictorCli(args: readonly string[]): Argv {
@@ -147,9 +148,9 @@ export function parsePredictorFlags(args: readonly string[]): PredictorFlags {
 
 /** Checks what yargs parsed (its values, with defaults applied) and gives them their types. */
 export function checkPredictorFlags(argv: Record<string, unknown>): PredictorFlags {
-  const positional = argv["_"];
-  if (Array.isArray(positional) && positional.length > 0) {
-    throw new UsageError(`unexpected argument ${JSON.stringify(String(positional[0]))}; every input is a flag (see --help)`);
+  // yargs collects a repeated flag into a list; only --lora_path takes several values (argv also holds the aliases).
+  for (const [key, value] of Object.entries(argv)) {
+    if (/^[a-z_]+$/.test(key) && key !== "_" && key !== "lora_path" && Array.isArray(value)) throw new UsageError(`--${key} was given ${value.length} times; give it once`);
   }
   const modelDir = argv["model_name_or_path"];
   if (typeof modelDir !== "string" || modelDir === "") throw new UsageError("--model_name_or_path DIR is required");
@@ -243,7 +244,6 @@ function chatTemplateFlag(value: unknown): ChatTemplateFlag {
 function optionalPath(argv: Record<string, unknown>, flag: string): string | null {
   const v = argv[flag];
   if (v === undefined) return null;
-  if (Array.isArray(v)) throw new UsageError(`--${flag} was given ${v.length} times; give it once`);
   if (typeof v !== "string" || v === "") throw new UsageError(`--${flag} needs a path`);
   return v;
 }
@@ -258,7 +258,6 @@ function stringList(argv: Record<string, unknown>, flag: string): string[] {
 
 function numberFlag(argv: Record<string, unknown>, flag: string): number {
   const v = argv[flag];
-  if (Array.isArray(v)) throw new UsageError(`--${flag} was given ${v.length} times; give it once`);
   if (typeof v !== "number" || Number.isNaN(v)) throw new UsageError(`--${flag} must be a number`);
   return v;
 }

@@ -61,6 +61,66 @@ export function checkModelDir(dir: string, mode: Mode): void {
   }
 }
 
+/** What static mode reads of oar_inference.json: the settings the graph was exported with. */
+export interface ExportedSettings {
+  readonly dtype: string;
+  /** null: not quantized. */
+  readonly quant_type: string | null;
+  readonly inference_model: boolean;
+  readonly block_attention: { readonly enabled: boolean; readonly block_size: number | null };
+}
+
+/** Reads the exported settings of an inference directory (checked by checkModelDir). */
+export function readExportedSettings(dir: string): ExportedSettings {
+  const file = path.join(dir, INFERENCE_MANIFEST);
+  let json: unknown;
+  try {
+    json = JSON.parse(fs.readFileSync(file, "utf8"));
+  } catch (e) {
+    throw new UsageError(`${file}: cannot be read as JSON (${(e as Error).message}); export the model again`);
+  }
+  const m = (typeof json === "object" && json !== null ? json : {}) as Record<string, unknown>;
+  const block = (typeof m["block_attention"] === "object" && m["block_attention"] !== null ? m["block_attention"] : {}) as Record<string, unknown>;
+  const ok =
+    typeof m["dtype"] === "string" &&
+    (typeof m["quant_type"] === "string" || m["quant_type"] === null) &&
+    typeof m["inference_model"] === "boolean" &&
+    typeof block["enabled"] === "boolean" &&
+    (typeof block["block_size"] === "number" || block["block_size"] === null);
+  if (!ok) throw new UsageError(`${file}: lacks dtype, quant_type, inference_model or block_attention; it was not written by this export-model (export the model again)`);
+  return m as unknown as ExportedSettings;
+}
+
+/**
+ * In static mode the graph flags were fixed by export-model. Given again,
+ * as PaddleNLP commands do, each must say what the directory holds: a
+ * different value would silently run something else than asked.
+ */
+export function checkStaticFlags(flags: PredictorFlags, exported: ExportedSettings): void {
+  const differ = (flag: string, given: string, held: string): never => {
+    throw new UsageError(`--${flag} ${given}: ${flags.modelDir} was exported with ${held}; static mode runs the graph as exported (drop the flag, or export again with it)`);
+  };
+  for (const flag of flags.graphFlagsGiven) {
+    switch (flag) {
+      case "dtype":
+        if (flags.dtype !== exported.dtype) differ(flag, String(flags.dtype), `--dtype ${exported.dtype}`);
+        break;
+      case "quant_type":
+        if (flags.quantType !== (exported.quant_type ?? "")) differ(flag, JSON.stringify(flags.quantType), exported.quant_type === null ? "no --quant_type" : `--quant_type ${exported.quant_type}`);
+        break;
+      case "inference_model":
+        if (flags.inferenceModel !== exported.inference_model) differ(flag, String(flags.inferenceModel), exported.inference_model ? "--inference_model" : "no --inference_model");
+        break;
+      case "block_attn":
+        if (flags.blockAttn !== exported.block_attention.enabled) differ(flag, String(flags.blockAttn), exported.block_attention.enabled ? "--block_attn" : "no --block_attn");
+        break;
+      case "block_size":
+        if (flags.blockSize !== exported.block_attention.block_size) differ(flag, String(flags.blockSize), `--block_size ${exported.block_attention.block_size}`);
+        break;
+    }
+  }
+}
+
 /** A loaded model and what to say about it. */
 export interface PredictorModel {
   readonly model: CausalLM;

@@ -17,10 +17,12 @@ import { UsageError } from "./errors.js";
 import type { PredictorFlags } from "./flags.js";
 import {
   checkModelDir,
+  checkStaticFlags,
   dynamicStorage,
   loadDynamicModel,
   loadFlagAdapters,
   loadStaticPredictorModel,
+  readExportedSettings,
   type PredictorModel,
 } from "./model.js";
 import { OutputWriter, readResumePoint, type ResumePoint } from "./output-file.js";
@@ -62,6 +64,9 @@ export async function runPredictor(flags: PredictorFlags, io: PredictorIo): Prom
   if (flags.mode === "dynamic") {
     const config = readDecoderConfig(flags.modelDir);
     dynamic = { config, storage: dynamicStorage(flags, config), adapters: loadFlagAdapters(flags, config) };
+    if (flags.inferenceModel) log("note: --inference_model changes nothing in dynamic mode: the eager model has one implementation (PaddleNLP's switch to its fused model is export-model --inference_model here)");
+  } else {
+    checkStaticFlags(flags, readExportedSettings(flags.modelDir));
   }
   const tokenizer = await loadTokenizer(flags.modelDir);
   const template = resolveTemplate(flags.chatTemplate, tokenizer);
