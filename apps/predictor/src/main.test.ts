@@ -6,8 +6,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { readDecoderConfig, writePeftLora, writePeftPrefix } from "@oar/modeling";
-import { predictor, readOutput, SAMPLE_LINES, tinyInstructModel } from "./cli-testing.js";
+import { predictor, readOutput, SAMPLE_LINES, tinyInstructModel, writeTestAdapters } from "./cli-testing.js";
 
 let root: string;
 let model: string;
@@ -31,17 +30,6 @@ async function outputs(name: string, ...args: string[]): Promise<string[]> {
   const r = await predictor(["--model_name_or_path", model, "--data_file", data, "--output_file", out(name), ...GREEDY, ...args], root);
   assert.equal(r.status, 0, r.stderr);
   return readOutput(out(name)).map((l) => l.output);
-}
-
-/** Deterministic values in [-scale, scale). */
-function values(n: number, seed: number, scale: number): Float32Array {
-  const v = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    v[i] = ((s / 2 ** 32) * 2 - 1) * scale;
-  }
-  return v;
 }
 
 describe("predictor, dynamic mode", () => {
@@ -126,29 +114,13 @@ describe("predictor, dynamic mode", () => {
   });
 
   it("applies LoRA merged or unmerged alike, and a prefix", async () => {
-    const cfg = readDecoderConfig(model);
-    const rank = 4;
-    const updates = ["q_proj", "v_proj"].flatMap((proj, p) =>
-      [0, 1].map((layer) => {
-        const outF = proj === "q_proj" ? cfg.numHeads * cfg.headDim : cfg.numKvHeads * cfg.headDim;
-        return { module: `model.layers.${layer}.self_attn.${proj}`, a: values(rank * cfg.hiddenSize, 10 * layer + p + 1, 0.5), b: values(outF * rank, 10 * layer + p + 5, 0.5) };
-      }),
-    );
-    writePeftLora({ dir: path.join(root, "lora"), cfg, rank, alpha: 8, updates });
-    const kvDim = cfg.numKvHeads * cfg.headDim;
-    const length = 4;
-    const layers = Array.from({ length: cfg.numLayers }, (_, l) => l);
-    writePeftPrefix({
-      dir: path.join(root, "prefix"),
-      cfg,
-      prefix: { length, keys: layers.map((l) => values(length * kvDim, 100 + l, 2)), values: layers.map((l) => values(length * kvDim, 200 + l, 2)) },
-    });
+    const { lora, prefix } = writeTestAdapters(root, model);
     const base = await outputs("base.json");
-    const merged = await outputs("lora-merged.json", "--lora_path", path.join(root, "lora"));
-    const unmerged = await outputs("lora-unmerged.json", "--lora_path", path.join(root, "lora"), "--lora_merge", "false");
+    const merged = await outputs("lora-merged.json", "--lora_path", lora);
+    const unmerged = await outputs("lora-unmerged.json", "--lora_path", lora, "--lora_merge", "false");
     assert.deepEqual(unmerged, merged);
     assert.notDeepEqual(merged, base);
-    const prefixed = await outputs("prefix.json", "--prefix_path", path.join(root, "prefix"));
+    const prefixed = await outputs("prefix.json", "--prefix_path", prefix);
     assert.notDeepEqual(prefixed, base);
   });
 
