@@ -28,6 +28,12 @@ try {
   fail(e);
 }
 
+// `predictor ... | head` closes stdout early; that ends the run quietly, as it does for other programs.
+process.stdout.on("error", (e: NodeJS.ErrnoException) => {
+  if (e.code === "EPIPE") process.exit(0);
+  fail(e);
+});
+
 process.once("SIGINT", () => {
   process.stderr.write(`\npredictor: interrupted; ${flags.benchmark ? "no results are written in a benchmark" : `${flags.outputFile} keeps every result finished so far (--resume continues)`}\n`);
   process.exit(130);
