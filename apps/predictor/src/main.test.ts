@@ -6,6 +6,9 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
+import { generate } from "@oar/generation";
+import { loadEagerModel } from "@oar/modeling";
+import { loadTokenizer } from "@oar/tokenizer";
 import { predictor, readOutput, SAMPLE_LINES, tinyInstructModel, writeTestAdapters } from "./cli-testing.js";
 
 let root: string;
@@ -97,6 +100,26 @@ describe("predictor, dynamic mode", () => {
     assert.match(r.stdout, /input length: .*\noutput length: .*\nbatch size: +2\nprefill: .*tokens\/s\ndecode: .*tokens\/s\ntotal: .*tokens\/s/);
     assert.match(r.stderr, /warm-up/);
     assert.ok(!fs.existsSync(out("bench.json")));
+  });
+
+  it("stops on every EOS id, generation_config.json's list included", async () => {
+    // The greedy second token of a prompt, made an EOS id in a copy of the checkpoint: the answer must stop before it.
+    const tokenizer = await loadTokenizer(model);
+    const eager = await loadEagerModel(model);
+    const src = "Write a haiku about the sea.";
+    const first = await generate(eager, { tokens: tokenizer.encodeChat([{ role: "user", content: src }]) }, { maxNewTokens: 2, decodeStrategy: "greedy_search" });
+    await eager.dispose();
+    const copy = path.join(root, "eos-model");
+    fs.mkdirSync(copy);
+    for (const f of fs.readdirSync(model)) fs.symlinkSync(path.join(model, f), path.join(copy, f));
+    fs.rmSync(path.join(copy, "generation_config.json"));
+    const generation = JSON.parse(fs.readFileSync(path.join(model, "generation_config.json"), "utf8")) as { eos_token_id: number[] };
+    fs.writeFileSync(path.join(copy, "generation_config.json"), JSON.stringify({ ...generation, eos_token_id: [...generation.eos_token_id, first.tokens[1]] }));
+    const single = path.join(root, "eos.jsonl");
+    fs.writeFileSync(single, `${JSON.stringify({ src })}\n`);
+    const r = await predictor(["--model_name_or_path", copy, "--data_file", single, "--output_file", out("eos.json"), ...GREEDY], root);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(readOutput(out("eos.json"))[0]!.output, tokenizer.decode([first.tokens[0]!]));
   });
 
   it("uses the built-in Chinese prompt without a data file", async () => {
