@@ -83,7 +83,7 @@ export async function runPredictor(flags: PredictorFlags, io: PredictorIo): Prom
     log(`${loaded.summary} (loaded in ${seconds(performance.now() - started)})`);
     checkRoom(encoded, loaded, flags.maxLength, log);
     const eosTokenIds = [...new Set([...tokenizer.eosTokenIds, ...(dynamic?.config.eosTokenIds ?? configEosIds(flags.modelDir))])];
-    const source = flags.dataFile === null ? "the built-in prompt" : `${flags.dataFile}`;
+    const source = flags.dataFile ?? "the built-in prompt";
     log(
       `${pending.length} prompt${pending.length === 1 ? "" : "s"} from ${source}; chat template: ${template?.name ?? "none"}; ` +
         `batch_size ${flags.batchSize}, ${flags.decodeStrategy}, max_length ${flags.maxLength}`,
