@@ -4,13 +4,14 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { after, describe, it } from "node:test";
-import { type PrefixCache, loadAdapters, loadEagerModel, mergeLora, parseDecoderConfig, writePeftLora, writePeftPrefix } from "@oar/modeling";
+import { cachedTinyModel, stories260K } from "@oar/make-tiny-model";
+import { type PrefixCache, loadAdapters, loadEagerModel, mergeLora, parseDecoderConfig, readDecoderConfig, writePeftLora, writePeftPrefix } from "@oar/modeling";
 import { openSafetensors } from "@oar/tensor";
 import { type ExportOptions, exportModel } from "./export.js";
 import { OAR_INFERENCE_FILE, type OarInference } from "./inference-dir/manifest.js";
 import { readModel } from "./onnx/read.js";
 import { verify } from "./ir/verify.js";
-import { DecoderBatch, type PrefixPast, maxRelativeError } from "./trace/testing/decoder-session.js";
+import { DecoderBatch, type PrefixPast, argmaxRow, maxRelativeError } from "./trace/testing/decoder-session.js";
 import { MICRO_CONFIG, writeMicroModel } from "./trace/testing/micro-model.js";
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), "oar-export-"));
@@ -331,10 +332,88 @@ describe("exportModel: adapters", () => {
 });
 
 describe("exportModel: passes not in this build", () => {
-  it("refuses inferenceModel and quantType rather than writing a primitive graph", async () => {
+  it("refuses quantType rather than writing unquantized weights", async () => {
     const out = fresh("out");
-    await assert.rejects(exportModel({ modelDir: model, outputDir: out, inferenceModel: true }), /does not have the fusion passes \(--inference_model\)/);
-    await assert.rejects(exportModel({ modelDir: model, outputDir: out, quantType: "weight_only_int4" }), /the quantization passes \(--quant_type weight_only_int4\)/);
+    await assert.rejects(exportModel({ modelDir: model, outputDir: out, quantType: "weight_only_int4" }), /does not have the quantization passes \(--quant_type weight_only_int4\)/);
     assert.ok(!fs.existsSync(out));
   });
+});
+
+const stories = stories260K();
+const fusedCases = [
+  {
+    name: "tiny Qwen2",
+    dir: () => cachedTinyModel({ arch: "qwen2", preset: "tiny", dtype: "f32" }),
+    prompts: [[9707, 11, 1879, 0, 576], [100004, 105546, 9370, 99346, 100132, 17714, 46944, 13876, 38835]],
+    attention: 2,
+    skip: false as const,
+  },
+  {
+    name: "stories260K",
+    dir: () => ("missing" in stories ? "" : stories.dir),
+    prompts: [[1, 403, 407, 261], [1, 379, 260, 284, 270, 262, 290, 296, 319]],
+    attention: 0,
+    skip: "missing" in stories ? stories.missing : (false as const),
+  },
+];
+
+describe("exportModel: inferenceModel (the fusion passes)", () => {
+  for (const c of fusedCases) {
+    it(`${c.name}: the fused graph agrees with the eager model and gives its greedy tokens; oar_inference.json records the pipelines`, { skip: c.skip }, async () => {
+      const dir = c.dir();
+      const out = fresh("fused");
+      const report = await exportModel({ modelDir: dir, outputDir: out, inferenceModel: true });
+      const m = report.manifest;
+      assert.equal(m.inference_model, true);
+      assert.deepEqual(m.graph.opsets, { "ai.onnx": 17, "com.microsoft": 1 });
+      assert.deepEqual(
+        m.passes.map((p) => p.pipeline),
+        ["cleanup", "fusion-norms", "fusion-rotary", "fusion-attention", "fusion-projections", "cleanup"],
+      );
+      const fired = (pass: string) => m.passes.flatMap((p) => p.passes).filter((p) => p.pass === pass).reduce((a, p) => a + p.fired, 0);
+      assert.equal(fired("group-query-attention"), c.attention);
+      assert.equal(m.graph.op_counts["GroupQueryAttention"] ?? 0, c.attention);
+      assert.equal(m.graph.op_counts["SimplifiedLayerNormalization"], 1, "the first norm; the others take the residual Add");
+      if (c.attention > 0) {
+        assert.equal((m.graph.metadata["oar.attention"] as { op: string }).op, "GroupQueryAttention");
+      } else {
+        const reasons = report.pipelines.flatMap((p) => p.passes).flatMap((p) => p.reasons.map((r) => r.reason));
+        assert.ok(reasons.some((r) => /head_size 8 is not a multiple of 16/.test(r)), reasons.join("\n"));
+      }
+      const cfg = readDecoderConfig(dir);
+      const kv = { layers: cfg.numLayers, kvHeads: cfg.numKvHeads, headDim: cfg.headDim, type: "float32" as const };
+      const eager = await loadEagerModel(dir, { storage: { format: "f32" }, threads: 1 });
+      const batch = await DecoderBatch.open(path.join(out, "model.onnx"), kv, cfg.vocabSize);
+      try {
+        const seqs = c.prompts.map(() => eager.createSequence());
+        const got = await batch.prefill(c.prompts, 2);
+        const next = await batch.step([[5], [6]], 1);
+        for (const [b, p] of c.prompts.entries()) {
+          const [want] = await eager.forward([{ seq: seqs[b]!, tokens: p, logits: 2 }]);
+          assert.ok(maxRelativeError(got[b]!, want!) < 1e-4, `prefill of prompt ${b}: ${maxRelativeError(got[b]!, want!)}`);
+          const [wantNext] = await eager.forward([{ seq: seqs[b]!, tokens: [5 + b], logits: 1 }]);
+          assert.ok(maxRelativeError(next[b]!, wantNext!) < 1e-4, `decode step of prompt ${b}: ${maxRelativeError(next[b]!, wantNext!)}`);
+        }
+        if (!("missing" in stories) && dir === stories.dir) {
+          assert.deepEqual(await batch.greedy([stories.promptIds], stories.greedyNewIds.length), [stories.greedyNewIds]);
+        } else {
+          const n = 12;
+          const graph = await batch.greedy(c.prompts, n);
+          for (const [b, p] of c.prompts.entries()) {
+            const seq = eager.createSequence();
+            const want: number[] = [];
+            let [logits] = await eager.forward([{ seq, tokens: p }]);
+            for (let i = 0; i < n; i++) {
+              want.push(argmaxRow(logits!, 0, cfg.vocabSize));
+              if (i + 1 < n) [logits] = await eager.forward([{ seq, tokens: [want[i]!] }]);
+            }
+            assert.deepEqual(graph[b], want, `greedy tokens of prompt ${b}`);
+          }
+        }
+      } finally {
+        await batch.release();
+        await eager.dispose();
+      }
+    });
+  }
 });

@@ -20,6 +20,7 @@ import { MODEL_FILES, TOKENIZER_FILES, copyPresent, sha256File, weightFileDigest
 import type { Graph } from "./ir/graph.js";
 import { writeModel } from "./onnx/write.js";
 import { cleanupPipeline } from "./passes/cleanup.js";
+import { fusionPipelines } from "./passes/fusion/index.js";
 import { type Pipeline, type PipelineReport, runPipeline } from "./rewrite/manager.js";
 import {
   ATTENTION_MASK,
@@ -115,7 +116,7 @@ export async function exportModel(options: ExportOptions): Promise<ExportReport>
       });
       progress(`traced ${config.architecture}: ${graph.nodes.length} nodes, ${graph.initializers.length} initializers`);
       const pipelines = [runPipeline(graph, cleanupPipeline())];
-      for (const p of optimizationPipelines(settings.inferenceModel, settings.quantType)) pipelines.push(runPipeline(graph, p));
+      for (const p of optimizationPipelines(settings, config)) pipelines.push(runPipeline(graph, p));
       for (const r of pipelines) progress(`${r.pipeline}: ${r.passes.filter((p) => p.fired > 0).map((p) => `${p.pass} x${p.fired}`).join(", ") || "no changes"}`);
 
       const weightBytes = describeGraph(graph).weight_bytes;
@@ -230,19 +231,17 @@ function checkQuantType(q: QuantType): QuantType {
 }
 
 /**
- * The fusion pipelines (inferenceModel) and the quantization pipelines
- * (quantType), in that order. The passes live in passes/fusion and
- * passes/quant; until this build has them, asking for either is an error,
- * never a silent export of the primitive graph.
+ * The fusion pipelines (inferenceModel), then the quantization pipelines
+ * (quantType). A build without the quantization passes refuses quantType
+ * rather than silently exporting unquantized weights.
  */
-function optimizationPipelines(inferenceModel: boolean, quantType: QuantType | null): Pipeline[] {
-  const missing = [inferenceModel ? "the fusion passes (--inference_model)" : null, quantType === null ? null : `the quantization passes (--quant_type ${quantType})`].filter(
-    (s) => s !== null,
-  );
-  if (missing.length > 0) {
-    throw new Error(`this build of @oar/export does not have ${missing.join(" or ")}; export without ${missing.length > 1 ? "them" : "it"} for the primitive graph`);
+function optimizationPipelines(settings: Settings, config: DecoderConfig): Pipeline[] {
+  const pipelines: Pipeline[] = [];
+  if (settings.inferenceModel) pipelines.push(...fusionPipelines({ maxPositions: config.maxPositions }));
+  if (settings.quantType !== null) {
+    throw new Error(`this build of @oar/export does not have the quantization passes (--quant_type ${settings.quantType}); export without it for f32 weights`);
   }
-  return [];
+  return pipelines;
 }
 
 /** The adapters of the export, each checked to be of the kind its flag says. */

@@ -120,25 +120,13 @@ describe("the traced primitive graph", () => {
   });
 });
 
-/** Greedy continuation of each prompt by `n` tokens, the prompts batched with left padding. */
-async function graphGreedy(batch: DecoderBatch, prompts: readonly (readonly number[])[], n: number, vocab: number): Promise<number[][]> {
-  const out: number[][] = prompts.map(() => []);
-  let logits = await batch.prefill(prompts, 1);
-  for (let i = 0; i < n; i++) {
-    const next = logits.map((l) => argmaxRow(l, 0, vocab));
-    next.forEach((t, b) => out[b]!.push(t));
-    if (i + 1 < n) logits = await batch.step(next.map((t) => [t]), 1);
-  }
-  return out;
-}
-
 describe("greedy decoding through the graph", () => {
   it("stories260K reproduces llama2.c's greedy tokens from BOS", { skip: skipStories }, async () => {
     if ("missing" in stories) return;
     const traced = traceAndWrite(stories.dir);
     const batch = await openBatch(traced);
     try {
-      const [ids] = await graphGreedy(batch, [stories.promptIds], stories.greedyNewIds.length, traced.config.vocabSize);
+      const [ids] = await batch.greedy([stories.promptIds], stories.greedyNewIds.length);
       assert.deepEqual(ids, stories.greedyNewIds);
     } finally {
       await batch.release();
@@ -152,7 +140,7 @@ describe("greedy decoding through the graph", () => {
     const batch = await openBatch(traced);
     try {
       const n = 12;
-      const got = await graphGreedy(batch, qwenIds, n, traced.config.vocabSize);
+      const got = await batch.greedy(qwenIds, n);
       for (const [b, prompt] of qwenIds.entries()) {
         const seq = eager.createSequence();
         const want: number[] = [];

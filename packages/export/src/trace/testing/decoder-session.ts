@@ -89,6 +89,18 @@ export class DecoderBatch {
     return this.#run(tokens, keep);
   }
 
+  /** Greedy continuation of each prompt by `n` tokens, the prompts batched with left padding. */
+  async greedy(prompts: readonly (readonly number[])[], n: number): Promise<number[][]> {
+    const out: number[][] = prompts.map(() => []);
+    let logits = await this.prefill(prompts, 1);
+    for (let i = 0; i < n; i++) {
+      const next = logits.map((l) => argmaxRow(l, 0, this.#vocab));
+      next.forEach((t, b) => out[b]!.push(t));
+      if (i + 1 < n) logits = await this.step(next.map((t) => [t]), 1);
+    }
+    return out;
+  }
+
   release(): Promise<void> {
     return this.#session.release();
   }
