@@ -1,8 +1,8 @@
 /**
  * Measures the memory and time of exporting the qwen2-0.5b preset (bf16
- * checkpoint, random weights) to an f32 inference directory:
+ * checkpoint, random weights) to an inference directory (f32 by default):
  *
- *     node packages/export/dist/measure-export.js [--dtype float32|float16|bfloat16]
+ *     node packages/export/dist/measure-export.js [--dtype float32|float16|bfloat16] [--inference_model]
  *
  * The checkpoint is made (or found in the cache) first; the export then runs
  * in a child process of its own, so its peak resident set size is the
@@ -19,10 +19,10 @@ import type { ExportDType } from "./inference-dir/manifest.js";
 
 const CHILD = "--child";
 
-async function child(modelDir: string, dtype: ExportDType): Promise<void> {
+async function child(modelDir: string, dtype: ExportDType, inferenceModel: boolean): Promise<void> {
   const outputDir = fs.mkdtempSync(path.join(os.tmpdir(), "oar-measure-export-"));
   try {
-    const report = await exportModel({ modelDir, outputDir, dtype, overwrite: true });
+    const report = await exportModel({ modelDir, outputDir, dtype, inferenceModel, overwrite: true });
     const usage = process.resourceUsage();
     process.stdout.write(
       `${JSON.stringify({
@@ -37,16 +37,17 @@ async function child(modelDir: string, dtype: ExportDType): Promise<void> {
   }
 }
 
-function parent(dtype: ExportDType): void {
+function parent(dtype: ExportDType, inferenceModel: boolean): void {
   const modelDir = cachedTinyModel({ arch: "qwen2", preset: "qwen2-0.5b", dtype: "bf16" });
   const checkpointBytes = fs.statSync(path.join(modelDir, "model.safetensors")).size;
-  const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), CHILD, modelDir, dtype], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
+  const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), CHILD, modelDir, dtype, String(inferenceModel)], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
   if (r.status !== 0) throw new Error(`the export failed (exit ${r.status})`);
   const result = JSON.parse(r.stdout) as { peak_rss_mib: number; weight_mib: number };
   process.stdout.write(
     `${JSON.stringify({
       model: "qwen2-0.5b preset (bf16 checkpoint)",
       dtype,
+      inference_model: inferenceModel,
       checkpoint_mib: Math.round(checkpointBytes / 2 ** 20),
       ...result,
       peak_rss_over_weights: Number((result.peak_rss_mib / result.weight_mib).toFixed(2)),
@@ -56,8 +57,8 @@ function parent(dtype: ExportDType): void {
 
 const args = process.argv.slice(2);
 if (args[0] === CHILD) {
-  await child(args[1]!, args[2] as ExportDType);
+  await child(args[1]!, args[2] as ExportDType, args[3] === "true");
 } else {
   const at = args.indexOf("--dtype");
-  parent(at >= 0 ? (args[at + 1] as ExportDType) : "float32");
+  parent(at >= 0 ? (args[at + 1] as ExportDType) : "float32", args.includes("--inference_model"));
 }
