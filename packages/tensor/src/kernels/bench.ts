@@ -11,7 +11,7 @@
  *
  * Flags: --threads=1,2  --shapes=lm_head,gate_up,down  --runs=7
  */
-import { availableParallelism } from "node:os";
+import { availableParallelism, loadavg } from "node:os";
 import { f32ArrayToBf16, f32ArrayToF16 } from "../convert.js";
 import type { WeightFormat } from "./format.js";
 import { type ComputePool, type DeviceWeight, createComputePool } from "./pool.js";
@@ -113,6 +113,8 @@ async function main(): Promise<void> {
   const rows: Row[] = [];
   const js = new Map<string, number>();
   console.log(`# Oar kernel benchmark (node ${process.version}, ${availableParallelism()} CPUs, medians of ${runs} runs)`);
+  // Other processes on the machine show here: a load near the CPU count means the runs shared the cores.
+  console.log(`load average at start: ${loadavg()[0]!.toFixed(2)}`);
   for (const shape of shapes) {
     const values = weightValues(shape.n * shape.k, 7);
     for (const m of MS) {
@@ -167,9 +169,106 @@ async function main(): Promise<void> {
     console.log(`| ${cells.join(" | ")} |`);
   }
   console.log("");
+  await modelStep();
+  console.log("");
   await overhead();
   console.log("");
   await accuracy();
+  console.log("");
+  console.log(`load average at end: ${loadavg()[0]!.toFixed(2)}`);
+}
+
+/** One layer of Qwen2-0.5B: q, k, v, o, gate, up, down as [N, K]. */
+const QWEN2_LAYER: [number, number][] = [[896, 896], [128, 896], [128, 896], [896, 896], [4864, 896], [4864, 896], [896, 4864]];
+const QWEN2_LAYERS = 24;
+const QWEN2_VOCAB = 151936;
+
+/**
+ * Every matmul of a Qwen2-0.5B forward pass in turn, as the eager model will
+ * call them: 24 layers of 7 weights and the lm_head, all resident at once, so
+ * each weight comes from memory and not from cache, as in real decoding. All
+ * formats sit in one pool (5 GB, so also over two memories) and take turns
+ * run by run, so that another process taking a core for a few seconds slows
+ * one run of each rather than every run of one. The tokens/s are upper
+ * bounds: attention, norms and sampling come on top.
+ */
+async function modelStep(): Promise<void> {
+  const threads = Math.max(...threadCounts);
+  const cases: [string, WeightFormat, number][] = [
+    ["f32", "f32", 0], ["bf16", "bf16", 0], ["f16", "f16", 0], ["q8 (blockSize 32)", "q8", 32], ["q8 (per channel)", "q8", 0],
+  ];
+  const pattern = weightValues(1 << 20, 11);
+  const pool = await createComputePool({ threads });
+  try {
+    const models = cases.map(([, format, blockSize]) => {
+      const layers: DeviceWeight[] = [];
+      for (let l = 0; l < QWEN2_LAYERS; l++) {
+        for (const [n, k] of QWEN2_LAYER) layers.push(placePattern(pool, format, n, k, blockSize || k, pattern));
+      }
+      const head = placePattern(pool, format, QWEN2_VOCAB, 896, blockSize || 896, pattern);
+      return { layers, head, bytes: [...layers, head].reduce((sum, w) => sum + w.bytes, 0) };
+    });
+    const step = (model: (typeof models)[number], m: number): number => {
+      const t0 = performance.now();
+      for (const w of model.layers) pool.matmul(pattern.subarray(0, m * w.cols), m, w, new Float32Array(m * w.rows));
+      pool.matmul(pattern.subarray(0, 896), 1, model.head, new Float32Array(QWEN2_VOCAB)); // logits of the last position only
+      return performance.now() - t0;
+    };
+    const rounds = (m: number, count: number): Timing[] => {
+      const times = models.map(() => [] as number[]);
+      for (const model of models) step(model, m);
+      for (let r = 0; r < count; r++) models.forEach((model, i) => times[i]!.push(step(model, m)));
+      return times.map((t) => {
+        t.sort((a, b) => a - b);
+        return { median: t[Math.floor(t.length / 2)]!, min: t[0]!, max: t[t.length - 1]! };
+      });
+    };
+    const decode = rounds(1, runs);
+    const prefill = rounds(64, 3);
+    console.log(
+      `| Qwen2-0.5B matmuls, ${threads} threads, ${pool.memories} memories | weights GB | decode step ms (min-max) | GB/s | ` +
+        `decode tokens/s bound | prefill 64 ms | prefill tokens/s bound |`,
+    );
+    console.log("| --- | --- | --- | --- | --- | --- | --- |");
+    cases.forEach(([label], i) => {
+      const { bytes } = models[i]!;
+      const d = decode[i]!;
+      const p = prefill[i]!;
+      console.log(
+        `| ${label} | ${fmt(bytes / 1e9, 2)} | ${fmt(d.median)} (${fmt(d.min)}-${fmt(d.max)}) | ${fmt(bytes / d.median / 1e6)} | ` +
+          `${fmt(1000 / d.median)} | ${fmt(p.median)} | ${fmt(64000 / p.median)} |`,
+      );
+    });
+  } finally {
+    await pool.dispose();
+  }
+}
+
+/** A weight filled from a repeated pattern of values: quick to make at model size. blockSize: q8 only. */
+function placePattern(
+  pool: ComputePool,
+  format: WeightFormat,
+  n: number,
+  k: number,
+  blockSize: number,
+  pattern: Float32Array,
+): DeviceWeight {
+  if (format === "q8") {
+    return pool.quantizeWeight(n, k, blockSize, (r, out) => {
+      const at = (r * k) % (pattern.length - k);
+      out.set(pattern.subarray(at, at + k));
+    });
+  }
+  return pool.allocWeight({ format, rows: n, cols: k }, ({ data }) => {
+    const count = n * k;
+    const values = pattern.subarray(0, Math.min(count, pattern.length));
+    for (let i = 0; i < count; i += values.length) {
+      const part = Math.min(values.length, count - i);
+      if (format === "f32") new Float32Array(data.buffer, data.byteOffset + i * 4, part).set(values.subarray(0, part));
+      else if (format === "bf16") f32ArrayToBf16(values.subarray(0, part), new Uint16Array(data.buffer, data.byteOffset + i * 2, part));
+      else f32ArrayToF16(values.subarray(0, part), new Uint16Array(data.buffer, data.byteOffset + i * 2, part));
+    }
+  });
 }
 
 /**
