@@ -151,3 +151,24 @@ export function argmaxRows(data: readonly number[], width: number): number[] {
 export function realLogitRows(run: PaddedRun, vocab: number): number[] {
   return [...realRows(run.prefill["logits"]!, run.masks.prefill, vocab), ...run.decode["logits"]!];
 }
+
+/** Logits [positions, vocab] of one unpadded sequence over an empty past, every position kept. */
+export async function runSequence(file: string, dims: KvDims, ids: readonly number[]): Promise<number[]> {
+  const n = ids.length;
+  const past = Object.fromEntries(
+    Array.from({ length: dims.numLayers }, (_, l) =>
+      (["key", "value"] as const).map((kind): [string, Tensor] => [
+        `past_key_values.${l}.${kind}`,
+        { dtype: "f32", shape: [1, dims.numKvHeads, 0, dims.headDim], data: new Float32Array(0) },
+      ]),
+    ).flat(),
+  );
+  const out = await runOrt(file, {
+    input_ids: i64([1, n], ids),
+    attention_mask: i64([1, n], ids.map(() => 1)),
+    position_ids: i64([1, n], ids.map((_, i) => i)),
+    num_logits_to_keep: i64([], [0]),
+    ...past,
+  });
+  return out["logits"]!;
+}

@@ -1,12 +1,14 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { stories260K } from "@oar/make-tiny-model";
-import type { DecoderConfig } from "@oar/modeling";
+import { cachedTinyModel, stories260K } from "@oar/make-tiny-model";
+import { type DecoderConfig, readDecoderConfig } from "@oar/modeling";
+import { openCheckpoint } from "@oar/tensor";
 import type { Graph } from "../../ir/graph.js";
 import type { OpType } from "../../ir/ops.js";
 import { verify } from "../../ir/verify.js";
 import { type Pipeline, type PipelineReport, runPipeline, runPipelines } from "../../rewrite/manager.js";
 import type { Pass } from "../../rewrite/rule.js";
+import { traceDecoder } from "../../trace/trace.js";
 import { cleanupPipeline } from "../cleanup.js";
 import { deadCodeElimination } from "../dead-code.js";
 import { type PaddedRun, paddedRunDifference, runPaddedBatch, scratchDir, writeScratch } from "./decoder-runs.js";
@@ -191,6 +193,26 @@ describe("fusionPipelines", () => {
     assert.equal(count(g, "SkipSimplifiedLayerNormalization"), 2 * config.numLayers);
     assert.equal(g.metadata.has(ATTENTION_METADATA_KEY), false);
   });
+
+  for (const arch of ["qwen2", "llama"] as const) {
+    it(`fuse a traced tiny ${arch} (make-tiny-model; ${arch === "qwen2" ? "q/k/v bias, tied lm_head" : "no bias, untied lm_head"})`, async () => {
+      const modelDir = cachedTinyModel({ arch, preset: "tiny", dtype: "f32" });
+      const config = readDecoderConfig(modelDir);
+      const g = traceDecoder({ config, checkpoint: openCheckpoint(modelDir), where: modelDir });
+      runPipeline(g, cleanupPipeline());
+      const before = await run(g, config);
+      const reports = runPipelines(g, fusionPipelines({ maxPositions: config.maxPositions }), { verify: true });
+      const after = await run(g, config);
+      const diff = paddedRunDifference(after, before, config, config.vocabSize);
+      console.log(`# traced tiny ${arch}: fused vs primitive, max relative difference: logits ${diff.logits.toExponential(2)}, K/V ${diff.kv.toExponential(2)}`);
+      assert.ok(diff.logits < RELATIVE && diff.kv < RELATIVE);
+      assert.deepEqual(
+        [count(g, "GroupQueryAttention"), count(g, "SkipSimplifiedLayerNormalization"), count(g, "Softmax"), count(g, "MatMul")],
+        [config.numLayers, 2 * config.numLayers, 0, 4 * config.numLayers + 1],
+      );
+      assert.deepEqual(reports.flatMap((r) => r.passes.flatMap((p) => p.reasons.map((x) => `${p.pass}: ${x.reason}`))), []);
+    });
+  }
 
   it("leave a fused graph alone when run again", () => {
     const g = tinyGraph("trace");
