@@ -36,3 +36,33 @@ export { exportModel, type ExportOptions, type ExportReport } from "./export.js"
 export * from "./inference-dir/manifest.js";
 export { OutputDirError } from "./inference-dir/output-dir.js";
 export { PREFIX_FILE } from "./inference-dir/prefix.js";
+export {
+  type FusionOptions,
+  fusionPipelines,
+  type RotaryOptions,
+  type AttentionConvention,
+  ATTENTION_METADATA_KEY,
+  rmsNormRule,
+  skipRmsNormRule,
+  rotaryRule,
+  groupQueryAttentionRule,
+  attentionPresentRule,
+  attentionMetadataPass,
+  qkvMergeRule,
+  gateUpMergeRule,
+  qkvBiasMergeRule,
+  gateUpBiasMergeRule,
+  siluRule,
+} from "./passes/fusion/index.js";
+export {
+  type QuantizationOptions,
+  type BlockQuantSpec,
+  type QuantBits,
+  type MatMulNBitsOptions,
+  type GatherBlockQuantizedOptions,
+  DEFAULT_ACCURACY_LEVEL,
+  quantizationPipelines,
+  matMulNBitsRule,
+  gatherBlockQuantizedRule,
+  dynamicQuantizeMatMulRule,
+} from "./passes/quant/index.js";
