@@ -3,13 +3,14 @@
  * (bf16 checkpoint, random weights) exported primitive, fused, and fused and
  * quantized:
  *
- *     node packages/export/dist/passes/measure.js [--steps 48] [--only fused+int4,...]
+ *     node packages/export/dist/passes/measure.js [--steps 32] [--only fused,fused+int4 acc4,...]
  *
  * Each variant is traced, passed and written in a child process of its own,
  * which then prefills a 32-token prompt and decodes `steps` tokens greedily
  * (batch 1, presents fed back as the next past, one logit row kept). Prints
  * one line of JSON per variant: the median and mean ms per decoded token,
- * prefill ms, the model's size, export seconds and the child's peak RSS.
+ * prefill ms, the model's size, export seconds, the child's peak RSS, and
+ * for how many decoded tokens its greedy choices stay those of f32.
  */
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
@@ -42,6 +43,7 @@ const VARIANTS: readonly Variant[] = [
   { name: "fused+int8 acc4", fuse: true, quant: "weight_only_int8", options: { accuracyLevel: 4 } },
   { name: "fused+int4", fuse: true, quant: "weight_only_int4", options: { accuracyLevel: 0 } },
   { name: "fused+int4 acc4", fuse: true, quant: "weight_only_int4", options: { accuracyLevel: 4 } },
+  { name: "fused+int4 acc4 f32-embedding", fuse: true, quant: "weight_only_int4", options: { accuracyLevel: 4, embeddingMinBytes: Number.MAX_SAFE_INTEGER } },
   { name: "fused+a8w8", fuse: true, quant: "a8w8" },
   { name: "unfused+int4 acc4", fuse: false, quant: "weight_only_int4", options: { accuracyLevel: 4 } },
 ];
@@ -78,6 +80,7 @@ async function child(modelDir: string, variant: Variant, steps: number): Promise
     let ids = Array.from({ length: PROMPT }, (_, i) => (i * 7919 + 17) % vocabSize);
     let total = 0;
     const times: number[] = [];
+    const tokens: number[] = [];
     let prefillMs = 0;
     for (let step = 0; step <= steps; step++) {
       const n = ids.length;
@@ -101,6 +104,7 @@ async function child(modelDir: string, variant: Variant, steps: number): Promise
         for (const kind of ["key", "value"]) past[`past_key_values.${l}.${kind}`] = result[`present.${l}.${kind}`]!;
       }
       total += n;
+      tokens.push(best);
       ids = [best];
     }
     await session.release();
@@ -114,6 +118,7 @@ async function child(modelDir: string, variant: Variant, steps: number): Promise
         model_mib: Math.round(bytes / 2 ** 20),
         export_seconds: Number(exportSeconds.toFixed(1)),
         peak_rss_mib: Math.round(process.resourceUsage().maxRSS / 1024),
+        tokens,
       })}\n`,
     );
   } finally {
@@ -121,17 +126,28 @@ async function child(modelDir: string, variant: Variant, steps: number): Promise
   }
 }
 
+/** One child's line. */
+interface Measured {
+  readonly variant: string;
+  readonly tokens: readonly number[];
+}
+
 function parent(steps: number, only: readonly string[] | null): void {
   const modelDir = cachedTinyModel({ arch: "qwen2", preset: "qwen2-0.5b", dtype: "bf16" });
   const chosen = only === null ? VARIANTS : VARIANTS.filter((v) => only.includes(v.name));
   if (chosen.length === 0) throw new Error(`--only names none of the variants: ${VARIANTS.map((v) => v.name).join(", ")}`);
+  // Greedy tokens are compared with the first f32 variant measured (random weights: a rough indication only).
+  let reference: readonly number[] | null = null;
   for (const v of chosen) {
     const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), CHILD, modelDir, v.name, String(steps)], {
       encoding: "utf8",
       stdio: ["ignore", "pipe", "inherit"],
     });
     if (r.status !== 0) throw new Error(`variant ${v.name} failed (exit ${r.status})`);
-    process.stdout.write(r.stdout);
+    const { tokens, ...rest } = JSON.parse(r.stdout) as Measured & Record<string, unknown>;
+    if (reference === null && v.quant === null) reference = tokens;
+    const same = reference === null ? null : tokens.findIndex((t, i) => t !== reference![i]);
+    process.stdout.write(`${JSON.stringify({ ...rest, same_greedy_tokens_as_f32: same === null ? null : same < 0 ? tokens.length : same })}\n`);
   }
 }
 
@@ -145,7 +161,7 @@ if (args[0] === CHILD) {
     const at = args.indexOf(name);
     return at >= 0 ? args[at + 1] : undefined;
   };
-  const steps = Number(flag("--steps") ?? 48);
+  const steps = Number(flag("--steps") ?? 32);
   if (!Number.isSafeInteger(steps) || steps < 2) throw new Error(`--steps must be an integer of at least 2, got ${flag("--steps")}`);
   parent(steps, flag("--only")?.split(",") ?? null);
 }

@@ -147,11 +147,6 @@ export function argmaxRows(data: readonly number[], width: number): number[] {
   return out;
 }
 
-/** The real tokens' rows of a padded run's prefill logits followed by its decode logits, for agreement counts. */
-export function realLogitRows(run: PaddedRun, vocab: number): number[] {
-  return [...realRows(run.prefill["logits"]!, run.masks.prefill, vocab), ...run.decode["logits"]!];
-}
-
 /** Logits [positions, vocab] of one unpadded sequence over an empty past, every position kept. */
 export async function runSequence(file: string, dims: KvDims, ids: readonly number[]): Promise<number[]> {
   const n = ids.length;

@@ -49,7 +49,7 @@ export function hasPerm(node: Node, perm: readonly number[]): boolean {
 }
 
 /** The axes a reduction reads (attribute before opset 18, second input after), or null when they are not constant. */
-export function reductionAxes(node: Node): number[] | null {
+function reductionAxes(node: Node): number[] | null {
   const input = node.inputs[1] ?? null;
   if (input !== null) return constantNumbers(input);
   const a = node.attribute("axes");

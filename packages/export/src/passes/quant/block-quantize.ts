@@ -83,7 +83,7 @@ export interface BlockQuantized {
  * Quantizes row `n`, the K values of `values` from `offset`, into `out`.
  * The rows of a matrix go through this one at a time, in any order.
  */
-export function quantizeRow(geo: BlockGeometry, n: number, values: Float32Array, offset: number, out: BlockQuantized): void {
+function quantizeRow(geo: BlockGeometry, n: number, values: Float32Array, offset: number, out: BlockQuantized): void {
   const { bits, blockSize, symmetric } = geo.spec;
   const levels = (1 << bits) - 1;
   const block = new Float32Array(blockSize);
@@ -124,7 +124,7 @@ export function quantizeRow(geo: BlockGeometry, n: number, values: Float32Array,
 }
 
 /** Fresh zeroed arrays for a matrix of this geometry. */
-export function allocateBlockQuantized(geo: BlockGeometry): BlockQuantized {
+function allocateBlockQuantized(geo: BlockGeometry): BlockQuantized {
   return {
     packed: new Uint8Array(geo.n * geo.kBlocks * geo.blockBytes),
     scales: new Float32Array(geo.n * geo.kBlocks),
@@ -148,7 +148,7 @@ export function dequantize(geo: BlockGeometry, q: BlockQuantized, n: number, k: 
 }
 
 /** The f32 elements of a weight (read now, converted from f16/bf16). */
-export function readF32(weight: Initializer): Float32Array {
+function readF32(weight: Initializer): Float32Array {
   const t = weight.toTensor();
   return t.dtype === "f32" ? (t.data as Float32Array) : (cast(t, "f32").data as Float32Array);
 }
