@@ -331,14 +331,6 @@ describe("exportModel: adapters", () => {
   });
 });
 
-describe("exportModel: passes not in this build", () => {
-  it("refuses quantType rather than writing unquantized weights", async () => {
-    const out = fresh("out");
-    await assert.rejects(exportModel({ modelDir: model, outputDir: out, quantType: "weight_only_int4" }), /does not have the quantization passes \(--quant_type weight_only_int4\)/);
-    assert.ok(!fs.existsSync(out));
-  });
-});
-
 const stories = stories260K();
 const fusedCases = [
   {
@@ -416,4 +408,47 @@ describe("exportModel: inferenceModel (the fusion passes)", () => {
       }
     });
   }
+});
+
+describe("exportModel: quantType (the quantization passes)", () => {
+  it("weight_only_int8 after fusion (tiny Qwen2): MatMulNBits and GatherBlockQuantized, recorded in oar_inference.json, logits near the eager model's", async (t) => {
+    const dir = cachedTinyModel({ arch: "qwen2", preset: "tiny", dtype: "f32" });
+    const out = fresh("int8");
+    const { manifest: m } = await exportModel({ modelDir: dir, outputDir: out, inferenceModel: true, quantType: "weight_only_int8" });
+    assert.equal(m.quant_type, "weight_only_int8");
+    assert.deepEqual(m.quantization, { block_size: 32, symmetric: true, accuracy_level: 4, quantized_matmuls: 9, quantized_embeddings: 1 });
+    assert.equal(m.graph.op_counts["MatMulNBits"], 9, "per layer the merged QKV, o_proj, merged gate/up and down_proj; and lm_head");
+    assert.equal(m.graph.op_counts["MatMul"] ?? 0, 0);
+    assert.equal(m.passes.at(-1)!.pipeline, "quantize-weight-only-int8");
+    const cfg = readDecoderConfig(dir);
+    const eager = await loadEagerModel(dir, { threads: 1 });
+    const batch = await DecoderBatch.open(path.join(out, "model.onnx"), { layers: cfg.numLayers, kvHeads: cfg.numKvHeads, headDim: cfg.headDim, type: "float32" }, cfg.vocabSize);
+    try {
+      const prompts = fusedCases[0]!.prompts;
+      const got = await batch.prefill(prompts, 1);
+      for (const [b, p] of prompts.entries()) {
+        const [want] = await eager.forward([{ seq: eager.createSequence(), tokens: p }]);
+        const err = maxRelativeError(got[b]!, want!);
+        t.diagnostic(`prompt ${b}: int8 logits ${err.toExponential(2)} from f32 (relative to the largest)`);
+        assert.ok(err < 5e-2, `prompt ${b}: ${err}`);
+      }
+    } finally {
+      await batch.release();
+      await eager.dispose();
+    }
+  });
+
+  it("records the quantization the graph has: int4 with zero points and blocks of 16, a8w8 per column", async () => {
+    const asym = await exportModel({ modelDir: model, outputDir: fresh("int4"), inferenceModel: true, quantType: "weight_only_int4", quantization: { blockSize: 16, symmetric: false } });
+    assert.deepEqual(asym.manifest.quantization, { block_size: 16, symmetric: false, accuracy_level: 4, quantized_matmuls: 9, quantized_embeddings: 0 });
+    const a8w8 = await exportModel({ modelDir: model, outputDir: fresh("a8w8"), quantType: "a8w8" });
+    assert.deepEqual(a8w8.manifest.quantization, { block_size: null, symmetric: true, accuracy_level: null, quantized_matmuls: 15, quantized_embeddings: 0 });
+    assert.equal(a8w8.manifest.graph.op_counts["DynamicQuantizeMatMul"], 15);
+  });
+
+  it("refuses quantization options without quantType", async () => {
+    const out = fresh("out");
+    await assert.rejects(exportModel({ modelDir: model, outputDir: out, quantization: { blockSize: 64 } }), /quantization options are given without quantType/);
+    assert.ok(!fs.existsSync(out));
+  });
 });

@@ -21,6 +21,7 @@ import type { Graph } from "./ir/graph.js";
 import { writeModel } from "./onnx/write.js";
 import { cleanupPipeline } from "./passes/cleanup.js";
 import { fusionPipelines } from "./passes/fusion/index.js";
+import { type QuantizationOptions, quantizationPipelines } from "./passes/quant/index.js";
 import { type Pipeline, type PipelineReport, runPipeline } from "./rewrite/manager.js";
 import {
   ATTENTION_MASK,
@@ -42,6 +43,8 @@ export interface ExportOptions {
   readonly dtype?: ExportDType;
   /** Quantize the weights (after any fusion). */
   readonly quantType?: QuantType | null;
+  /** How to quantize: block size, zero points, MatMulNBits' accuracy level (the quantization passes' defaults otherwise). */
+  readonly quantization?: QuantizationOptions;
   /** Run the fusion passes (PaddleNLP's --inference_model); without it the graph stays primitive. */
   readonly inferenceModel?: boolean;
   /** Record that the runtime should hold the KV cache in blocks (--block_attn) of `blockSize` positions (default 64). */
@@ -171,6 +174,7 @@ interface Settings {
   readonly dtype: GraphDType;
   readonly exportDType: ExportDType;
   readonly quantType: QuantType | null;
+  readonly quantization: QuantizationOptions;
   readonly inferenceModel: boolean;
   readonly blockAttn: boolean;
   readonly blockSize: number | null;
@@ -184,6 +188,7 @@ function checkOptions(o: ExportOptions): Settings {
   const exportDType = o.dtype ?? "float32";
   const quantType = o.quantType ?? null;
   if (quantType !== null) checkQuantType(quantType);
+  if (quantType === null && o.quantization !== undefined) throw new Error("quantization options are given without quantType (--quant_type)");
   const positive = (flag: string, v: number | undefined): number | null => {
     if (v === undefined) return null;
     if (!Number.isSafeInteger(v) || v <= 0) throw new Error(`${flag} must be a positive integer, got ${v}`);
@@ -196,6 +201,7 @@ function checkOptions(o: ExportOptions): Settings {
     dtype: graphDType(exportDType),
     exportDType,
     quantType,
+    quantization: o.quantization ?? {},
     inferenceModel: o.inferenceModel ?? false,
     blockAttn,
     blockSize: blockAttn ? (blockSize ?? 64) : null,
@@ -230,18 +236,33 @@ function checkQuantType(q: QuantType): QuantType {
   }
 }
 
-/**
- * The fusion pipelines (inferenceModel), then the quantization pipelines
- * (quantType). A build without the quantization passes refuses quantType
- * rather than silently exporting unquantized weights.
- */
+/** The fusion pipelines (inferenceModel), then the quantization pipelines (quantType). */
 function optimizationPipelines(settings: Settings, config: DecoderConfig): Pipeline[] {
-  const pipelines: Pipeline[] = [];
-  if (settings.inferenceModel) pipelines.push(...fusionPipelines({ maxPositions: config.maxPositions }));
-  if (settings.quantType !== null) {
-    throw new Error(`this build of @oar/export does not have the quantization passes (--quant_type ${settings.quantType}); export without it for f32 weights`);
-  }
-  return pipelines;
+  return [
+    ...(settings.inferenceModel ? fusionPipelines({ maxPositions: config.maxPositions }) : []),
+    ...(settings.quantType === null ? [] : quantizationPipelines(settings.quantType, settings.quantization)),
+  ];
+}
+
+/**
+ * How the graph's weights ended up quantized, read from its nodes rather
+ * than from the options (the passes' defaults live with the passes):
+ * MatMulNBits, GatherBlockQuantized and DynamicQuantizeMatMul, their block
+ * size and accuracy level, and whether any carries zero points.
+ */
+function quantizationRecord(graph: Graph, quantType: QuantType | null): OarInference["quantization"] {
+  if (quantType === null) return null;
+  const nodes = graph.nodes;
+  const of = (op: "MatMulNBits" | "GatherBlockQuantized" | "DynamicQuantizeMatMul") => nodes.filter((n) => n.is(op));
+  const [nbits, gathers, dynamic] = [of("MatMulNBits"), of("GatherBlockQuantized"), of("DynamicQuantizeMatMul")];
+  const blocked = [...nbits, ...gathers][0];
+  return {
+    block_size: blocked === undefined ? null : blocked.int("block_size"),
+    symmetric: ![...nbits, ...gathers, ...dynamic].some((n) => (n.inputs[3] ?? null) !== null),
+    accuracy_level: nbits[0]?.int("accuracy_level", 0) ?? null,
+    quantized_matmuls: nbits.length + dynamic.length,
+    quantized_embeddings: gathers.length,
+  };
 }
 
 /** The adapters of the export, each checked to be of the kind its flag says. */
@@ -330,7 +351,7 @@ function buildManifest(parts: {
     },
     dtype: settings.exportDType,
     quant_type: settings.quantType,
-    quantization: settings.quantType === null ? null : { block_size: null, symmetric: null },
+    quantization: quantizationRecord(graph, settings.quantType),
     inference_model: settings.inferenceModel,
     passes: parts.pipelines.map(pipelineRecord),
     graph: { file: MODEL_FILE, external_data: parts.externalData, ...described },

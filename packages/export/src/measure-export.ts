@@ -2,7 +2,7 @@
  * Measures the memory and time of exporting the qwen2-0.5b preset (bf16
  * checkpoint, random weights) to an inference directory (f32 by default):
  *
- *     node packages/export/dist/measure-export.js [--dtype float32|float16|bfloat16] [--inference_model]
+ *     node packages/export/dist/measure-export.js [--dtype float32|float16|bfloat16] [--inference_model] [--quant_type weight_only_int8|weight_only_int4|a8w8]
  *
  * The checkpoint is made (or found in the cache) first; the export then runs
  * in a child process of its own, so its peak resident set size is the
@@ -15,14 +15,20 @@ import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { cachedTinyModel } from "@oar/make-tiny-model";
 import { exportModel } from "./export.js";
-import type { ExportDType } from "./inference-dir/manifest.js";
+import type { ExportDType, QuantType } from "./inference-dir/manifest.js";
 
 const CHILD = "--child";
 
-async function child(modelDir: string, dtype: ExportDType, inferenceModel: boolean): Promise<void> {
+interface Run {
+  readonly dtype: ExportDType;
+  readonly inferenceModel: boolean;
+  readonly quantType: QuantType | null;
+}
+
+async function child(modelDir: string, run: Run): Promise<void> {
   const outputDir = fs.mkdtempSync(path.join(os.tmpdir(), "oar-measure-export-"));
   try {
-    const report = await exportModel({ modelDir, outputDir, dtype, inferenceModel, overwrite: true });
+    const report = await exportModel({ modelDir, outputDir, ...run, overwrite: true });
     const usage = process.resourceUsage();
     process.stdout.write(
       `${JSON.stringify({
@@ -37,17 +43,18 @@ async function child(modelDir: string, dtype: ExportDType, inferenceModel: boole
   }
 }
 
-function parent(dtype: ExportDType, inferenceModel: boolean): void {
+function parent(run: Run): void {
   const modelDir = cachedTinyModel({ arch: "qwen2", preset: "qwen2-0.5b", dtype: "bf16" });
   const checkpointBytes = fs.statSync(path.join(modelDir, "model.safetensors")).size;
-  const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), CHILD, modelDir, dtype, String(inferenceModel)], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
+  const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), CHILD, modelDir, JSON.stringify(run)], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
   if (r.status !== 0) throw new Error(`the export failed (exit ${r.status})`);
   const result = JSON.parse(r.stdout) as { peak_rss_mib: number; weight_mib: number };
   process.stdout.write(
     `${JSON.stringify({
       model: "qwen2-0.5b preset (bf16 checkpoint)",
-      dtype,
-      inference_model: inferenceModel,
+      dtype: run.dtype,
+      inference_model: run.inferenceModel,
+      quant_type: run.quantType,
       checkpoint_mib: Math.round(checkpointBytes / 2 ** 20),
       ...result,
       peak_rss_over_weights: Number((result.peak_rss_mib / result.weight_mib).toFixed(2)),
@@ -57,8 +64,15 @@ function parent(dtype: ExportDType, inferenceModel: boolean): void {
 
 const args = process.argv.slice(2);
 if (args[0] === CHILD) {
-  await child(args[1]!, args[2] as ExportDType, args[3] === "true");
+  await child(args[1]!, JSON.parse(args[2]!) as Run);
 } else {
-  const at = args.indexOf("--dtype");
-  parent(at >= 0 ? (args[at + 1] as ExportDType) : "float32", args.includes("--inference_model"));
+  const flag = (name: string): string | null => {
+    const at = args.indexOf(name);
+    return at >= 0 ? (args[at + 1] ?? null) : null;
+  };
+  parent({
+    dtype: (flag("--dtype") ?? "float32") as ExportDType,
+    inferenceModel: args.includes("--inference_model"),
+    quantType: flag("--quant_type") as QuantType | null,
+  });
 }

@@ -75,8 +75,17 @@ export interface OarInference {
   /** Element type of weights, activations and KV (logits are float32 whatever it is). */
   readonly dtype: ExportDType;
   readonly quant_type: QuantType | null;
-  /** How the weights were quantized; null without quant_type. */
-  readonly quantization: { readonly block_size: number | null; readonly symmetric: boolean | null } | null;
+  /** How the weights ended up quantized (read from the graph); null without quant_type. */
+  readonly quantization: {
+    /** Elements per scale of MatMulNBits / GatherBlockQuantized; null when only per-column DynamicQuantizeMatMul. */
+    readonly block_size: number | null;
+    /** No zero points anywhere. */
+    readonly symmetric: boolean;
+    /** MatMulNBits' accuracy_level (4: int8 activations), null without MatMulNBits. */
+    readonly accuracy_level: number | null;
+    readonly quantized_matmuls: number;
+    readonly quantized_embeddings: number;
+  } | null;
   /** Whether the fusion passes ran (PaddleNLP's --inference_model). */
   readonly inference_model: boolean;
   /** Every pipeline run on the graph, in order, with each pass's fire and rejection counts. */
