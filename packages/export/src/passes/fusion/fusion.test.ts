@@ -2,12 +2,13 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { cachedTinyModel, stories260K } from "@oar/make-tiny-model";
 import { type DecoderConfig, readDecoderConfig } from "@oar/modeling";
-import { openCheckpoint } from "@oar/tensor";
+import { type Tensor, openCheckpoint } from "@oar/tensor";
 import type { Graph } from "../../ir/graph.js";
 import type { OpType } from "../../ir/ops.js";
 import { verify } from "../../ir/verify.js";
 import { type Pipeline, type PipelineReport, runPipeline, runPipelines } from "../../rewrite/manager.js";
 import type { Pass } from "../../rewrite/rule.js";
+import { maxRelDiff, randomF32, runOrt } from "../../testing/ort.js";
 import { traceDecoder } from "../../trace/trace.js";
 import { cleanupPipeline } from "../cleanup.js";
 import { deadCodeElimination } from "../dead-code.js";
@@ -36,6 +37,7 @@ const PROMPTS = [
 ];
 const NEXT = [64, 128];
 const RELATIVE = 1e-4;
+const int64s = (shape: readonly number[], values: readonly number[]): Tensor => ({ dtype: "i64", shape, data: BigInt64Array.from(values, (x) => BigInt(x)) });
 
 function tinyGraph(style: ExporterStyle): Graph {
   return handBuiltDecoder({ config: TINY_QWEN2, weight: randomWeights(TINY_QWEN2, 7), style });
@@ -213,6 +215,34 @@ describe("fusionPipelines", () => {
       assert.deepEqual(reports.flatMap((r) => r.passes.flatMap((p) => p.reasons.map((x) => `${p.pass}: ${x.reason}`))), []);
     });
   }
+
+  it("run several tokens over a non-empty past at batch size 1 only, as the attention metadata says", async () => {
+    const primitive = writeScratch(tinyGraph("trace"), dir);
+    const fusedGraph = tinyGraph("trace");
+    runPipelines(fusedGraph, fusionPipelines({ maxPositions: TINY_QWEN2.maxPositions }));
+    const fused = writeScratch(fusedGraph, dir);
+    const kv = TINY_QWEN2.numKvHeads * TINY_QWEN2.headDim;
+    /** A step of `ids` per row after a past of `past` positions (random K/V), every position real. */
+    const step = (file: string, rows: number, ids: readonly number[], past: number) => {
+      const feeds: Record<string, Tensor> = {
+        input_ids: int64s([rows, ids.length], Array.from({ length: rows }, () => ids).flat()),
+        attention_mask: int64s([rows, past + ids.length], new Array<number>(rows * (past + ids.length)).fill(1)),
+        position_ids: int64s([rows, ids.length], Array.from({ length: rows }, () => ids.map((_, i) => past + i)).flat()),
+        num_logits_to_keep: int64s([], [0]),
+      };
+      for (let l = 0; l < TINY_QWEN2.numLayers; l++) {
+        for (const kind of ["key", "value"]) {
+          const shape = [rows, TINY_QWEN2.numKvHeads, past, TINY_QWEN2.headDim];
+          feeds[`past_key_values.${l}.${kind}`] = { dtype: "f32", shape, data: randomF32(rows * kv * past, l + 3) };
+        }
+      }
+      return runOrt(file, feeds);
+    };
+    const [a, b] = await Promise.all([step(primitive, 1, [3, 4, 5], 4), step(fused, 1, [3, 4, 5], 4)]);
+    assert.ok(maxRelDiff(b["logits"]!, a["logits"]!) < RELATIVE);
+    await assert.rejects(step(fused, 2, [3, 4, 5], 4), /batch_size must be 1 when sequence_length > 1 and past context is given/);
+    assert.equal(JSON.parse(fusedGraph.metadata.get(ATTENTION_METADATA_KEY)!).multiTokenStepWithPast, "batch-size-1-only");
+  });
 
   it("leave a fused graph alone when run again", () => {
     const g = tinyGraph("trace");

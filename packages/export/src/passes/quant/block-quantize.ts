@@ -262,8 +262,6 @@ export class SharedComputation<P extends string> {
   readonly #compute: () => Readonly<Record<P, Uint8Array>>;
   #results: Readonly<Record<P, Uint8Array>> | null = null;
   #unread = new Set<P>();
-  /** Times the computation ran (tests check that a write runs it once). */
-  runs = 0;
 
   constructor(description: string, parts: readonly P[], compute: () => Readonly<Record<P, Uint8Array>>) {
     this.#description = description;
@@ -283,7 +281,6 @@ export class SharedComputation<P extends string> {
     if (this.#results === null || held !== this) {
       if (held !== null && held !== this) held.#release();
       this.#results = this.#compute();
-      this.runs++;
       this.#unread = new Set(this.#parts);
       held = this as SharedComputation<string>;
     }

@@ -24,10 +24,9 @@ import {
 export type BlockConsumer = "matmul-nbits" | "gather-block-quantized";
 
 export interface BlockInitializers {
-  readonly packed: Value; // u8
-  readonly scales: Value; // f32
-  readonly zeroPoints: Value | null; // u8, null when symmetric
-  readonly geometry: BlockGeometry;
+  readonly packed: Value; // u8 [N, k_blocks, block_bytes] (MatMulNBits) or [N, K*bits/8] (GatherBlockQuantized)
+  readonly scales: Value; // f32 [N*k_blocks] or [N, k_blocks]
+  readonly zeroPoints: Value | null; // u8 [N*zero_point_bytes] or [N, zero_point_bytes]; null when symmetric
 }
 
 interface BlockComputation {
@@ -106,7 +105,7 @@ export function blockInitializers(
             { dtype: "u8", shape: gather ? [n, zeroPointBytes] : [n * zeroPointBytes], source: shared.source("zeroPoints") },
             { name: `${name}.zero_points` },
           );
-      return { packed, scales, zeroPoints, geometry: geo };
+      return { packed, scales, zeroPoints };
     },
     (made) => b.graph.contains(made.packed),
   );
