@@ -446,9 +446,10 @@ describe("exportModel: quantType (the quantization passes)", () => {
     assert.equal(a8w8.manifest.graph.op_counts["DynamicQuantizeMatMul"], 15);
   });
 
-  it("refuses quantization options without quantType", async () => {
+  it("refuses quantization options without quantType, and a bad block size, before writing anything", async () => {
     const out = fresh("out");
     await assert.rejects(exportModel({ modelDir: model, outputDir: out, quantization: { blockSize: 64 } }), /quantization options are given without quantType/);
+    await assert.rejects(exportModel({ modelDir: model, outputDir: out, quantType: "weight_only_int4", quantization: { blockSize: 24 } }), /24/);
     assert.ok(!fs.existsSync(out));
   });
 });

@@ -174,7 +174,8 @@ interface Settings {
   readonly dtype: GraphDType;
   readonly exportDType: ExportDType;
   readonly quantType: QuantType | null;
-  readonly quantization: QuantizationOptions;
+  /** Built while checking the options, so a bad quantization option fails before any work. */
+  readonly quantPipelines: readonly Pipeline[];
   readonly inferenceModel: boolean;
   readonly blockAttn: boolean;
   readonly blockSize: number | null;
@@ -201,7 +202,7 @@ function checkOptions(o: ExportOptions): Settings {
     dtype: graphDType(exportDType),
     exportDType,
     quantType,
-    quantization: o.quantization ?? {},
+    quantPipelines: quantType === null ? [] : quantizationPipelines(quantType, o.quantization ?? {}),
     inferenceModel: o.inferenceModel ?? false,
     blockAttn,
     blockSize: blockAttn ? (blockSize ?? 64) : null,
@@ -240,7 +241,7 @@ function checkQuantType(q: QuantType): QuantType {
 function optimizationPipelines(settings: Settings, config: DecoderConfig): Pipeline[] {
   return [
     ...(settings.inferenceModel ? fusionPipelines({ maxPositions: config.maxPositions }) : []),
-    ...(settings.quantType === null ? [] : quantizationPipelines(settings.quantType, settings.quantization)),
+    ...settings.quantPipelines,
   ];
 }
 
