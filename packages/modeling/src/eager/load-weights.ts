@@ -72,6 +72,9 @@ export function storeMatrix(pool: ComputePool, f32: Float32Array, rows: number, 
   const format: WeightFormat = storage.format;
   switch (storage.format) {
     case "q8":
+      // The int8 kernels need whole blocks of a multiple of 8 along K; a matrix whose width has none
+      // (stories260K's 172-wide down_proj) stays in f32 rather than failing the whole load.
+      if (cols % storage.blockSize !== 0) return storeMatrix(pool, f32, rows, cols, { format: "f32" });
       return pool.quantizeWeight(rows, cols, storage.blockSize, (row, o) => o.set(f32.subarray(row * cols, (row + 1) * cols)));
     case "f32":
     case "bf16":
