@@ -1,0 +1,38 @@
+import test from "node:test";
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { fileURLToPath } from "node:url";
+
+/** Runs one compiled example as a user would, returning its stdout. */
+function run(example: string, ...args: string[]): string {
+  const file = path.join(path.dirname(fileURLToPath(import.meta.url)), `${example}.js`);
+  return execFileSync(process.execPath, [file, ...args], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+}
+
+test("generate: dynamic mode streams a chat answer and says why it stopped", () => {
+  const out = run("generate");
+  assert.match(out, /\d+ tokens, finished by (eos|length)/);
+  assert.doesNotMatch(out, /<\|im_end\|>/);
+});
+
+test("export: writes a fused int8 inference directory", () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "oar-example-export-"));
+  try {
+    const out = run("export", "", path.join(dir, "inference"));
+    assert.match(out, /group-query-attention x2/);
+    assert.match(out, /matmul-nbits-int8 x\d+/);
+    assert.ok(fs.existsSync(path.join(dir, "inference", "oar_inference.json")));
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("lora: merged and unmerged adapters agree", () => {
+  const out = run("lora");
+  const m = /merged vs unmerged differ by at most ([\d.e+-]+)/.exec(out);
+  assert.ok(m, out);
+  assert.ok(Number(m[1]) < 1e-3, out);
+});
