@@ -100,8 +100,12 @@ describe("exportModel: the inference directory", () => {
         ["logits", "float32", ["batch_size", "logits_kept", 64]],
         ["present.0.key", "float32", ["batch_size", 2, "total_sequence_length", 8]],
         ["present.0.value", "float32", ["batch_size", 2, "total_sequence_length", 8]],
+        ["new_key_values.0.key", "float32", ["batch_size", 2, "sequence_length", 8]],
+        ["new_key_values.0.value", "float32", ["batch_size", 2, "sequence_length", 8]],
         ["present.1.key", "float32", ["batch_size", 2, "total_sequence_length", 8]],
         ["present.1.value", "float32", ["batch_size", 2, "total_sequence_length", 8]],
+        ["new_key_values.1.key", "float32", ["batch_size", 2, "sequence_length", 8]],
+        ["new_key_values.1.value", "float32", ["batch_size", 2, "sequence_length", 8]],
       ],
     );
     assert.equal(m.graph.op_counts["Softmax"], 2);
@@ -111,11 +115,17 @@ describe("exportModel: the inference directory", () => {
       num_kv_heads: 2,
       head_dim: 8,
       dtype: "float32",
+      io: "present+new",
       layout: ["batch_size", "num_kv_heads", "sequence", "head_dim"],
       past_key: "past_key_values.{layer}.key",
       past_value: "past_key_values.{layer}.value",
       present_key: "present.{layer}.key",
       present_value: "present.{layer}.value",
+      new_key: "new_key_values.{layer}.key",
+      new_value: "new_key_values.{layer}.value",
+      block_tables: null,
+      key_cache: null,
+      value_cache: null,
     });
     assert.equal(m.feeds.padding_side, "left");
     assert.deepEqual(m.feeds.num_logits_to_keep, { name: "num_logits_to_keep", dtype: "int64", shape: [], zero_keeps_all: true });
@@ -166,6 +176,21 @@ describe("exportModel: the inference directory", () => {
     assert.equal(manifest.kv_cache.dtype, "float16");
     assert.equal(manifest.graph.outputs[0]!.dtype, "float32");
     assert.deepEqual(manifest.block_attention, { enabled: true, block_size: 64 });
+    assert.equal(manifest.kv_cache.io, "blocks");
+    assert.deepEqual(
+      manifest.graph.inputs.filter((i) => i.name.startsWith("block") || i.name.startsWith("key_cache")).map((i) => [i.name, i.dtype, i.shape]),
+      [
+        ["block_tables", "int64", ["batch_size", "max_blocks"]],
+        ["key_cache.0", "float16", ["num_blocks", 2, 64, 8]],
+        ["key_cache.1", "float16", ["num_blocks", 2, 64, 8]],
+      ],
+    );
+    assert.deepEqual(
+      manifest.graph.outputs.map((o) => o.name),
+      ["logits", "new_key_values.0.key", "new_key_values.0.value", "new_key_values.1.key", "new_key_values.1.value"],
+    );
+    assert.equal(manifest.kv_cache.past_key, null);
+    assert.equal(manifest.kv_cache.key_cache, "key_cache.{layer}");
   });
 });
 

@@ -12,6 +12,7 @@ import {
   type OarInference,
   type QuantType,
   describeGraph,
+  ortTypeName,
   pipelineRecord,
 } from "./inference-dir/manifest.js";
 import { stageOutputDir } from "./inference-dir/output-dir.js";
@@ -28,9 +29,8 @@ import {
   type GraphDType,
   NUM_LOGITS_TO_KEEP,
   POSITION_IDS,
-  pastName,
-  presentName,
 } from "./trace/io.js";
+import { type KvLayout, kvIoRecord } from "./trace/kv-io.js";
 import { traceDecoder } from "./trace/trace.js";
 import type { MergedEdit } from "./trace/weights.js";
 
@@ -115,6 +115,7 @@ export async function exportModel(options: ExportOptions): Promise<ExportReport>
         checkpoint,
         where: options.modelDir,
         dtype: settings.dtype,
+        kv: settings.kv,
         ...(adapters.edit === null ? {} : { edit: adapters.edit }),
       });
       progress(`traced ${config.architecture}: ${graph.nodes.length} nodes, ${graph.initializers.length} initializers`);
@@ -179,6 +180,8 @@ interface Settings {
   readonly inferenceModel: boolean;
   readonly blockAttn: boolean;
   readonly blockSize: number | null;
+  /** The graph's KV interface: the step's own KV as outputs, so the runtime keeps its cache (dense or in blocks) without copying it out. */
+  readonly kv: KvLayout;
   readonly srcLength: number | null;
   readonly maxLength: number | null;
   readonly loraPaths: readonly string[];
@@ -206,6 +209,7 @@ function checkOptions(o: ExportOptions): Settings {
     inferenceModel: o.inferenceModel ?? false,
     blockAttn,
     blockSize: blockAttn ? (blockSize ?? 64) : null,
+    kv: blockAttn ? { kind: "blocks", blockSize: blockSize ?? 64 } : { kind: "present+new" },
     srcLength: positive("srcLength (--src_length)", o.srcLength),
     maxLength: positive("maxLength (--max_length)", o.maxLength),
     loraPaths: o.loraPaths ?? [],
@@ -327,7 +331,6 @@ function buildManifest(parts: {
 }): OarInference {
   const { settings, config: c, graph, adapters } = parts;
   const described = describeGraph(graph);
-  const kvInput = described.inputs.find((i) => i.name === pastName(0, "key"));
   const keepsLogits = graph.inputs.some((v) => v.name === NUM_LOGITS_TO_KEEP);
   const prefix = adapters.prefix;
   return {
@@ -360,12 +363,8 @@ function buildManifest(parts: {
       num_layers: c.numLayers,
       num_kv_heads: c.numKvHeads,
       head_dim: c.headDim,
-      dtype: kvInput?.dtype ?? "unknown",
-      layout: ["batch_size", "num_kv_heads", "sequence", "head_dim"],
-      past_key: pastName(0, "key").replace(".0.", ".{layer}."),
-      past_value: pastName(0, "value").replace(".0.", ".{layer}."),
-      present_key: presentName(0, "key").replace(".0.", ".{layer}."),
-      present_value: presentName(0, "value").replace(".0.", ".{layer}."),
+      dtype: ortTypeName(settings.dtype),
+      ...kvIoRecord(settings.kv),
     },
     feeds: {
       padding_side: "left",

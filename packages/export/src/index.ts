@@ -32,6 +32,7 @@ export { siteScope } from "./trace/names.js";
 export { TraceOps, type DecoderInputs, type TraceOpsOptions } from "./trace/backend.js";
 export { TraceWeights, convertedSource, transposedSource, type LinearOperands, type MergedEdit } from "./trace/weights.js";
 export { traceDecoder, type TraceOptions } from "./trace/trace.js";
+export * from "./trace/kv-io.js";
 export { exportModel, type ExportOptions, type ExportReport } from "./export.js";
 export * from "./inference-dir/manifest.js";
 export { OutputDirError } from "./inference-dir/output-dir.js";

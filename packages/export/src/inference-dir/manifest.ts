@@ -113,13 +113,27 @@ export interface OarInference {
     readonly num_kv_heads: number;
     readonly head_dim: number;
     readonly dtype: string;
-    /** Axes of every past and present tensor. */
+    /**
+     * How the graph takes and returns KV (trace/kv-io.ts): "present" (past in, present out), "present+new" (also
+     * the step's own KV out), "blocks" (block attention: pools and block tables in, the step's own KV out).
+     */
+    readonly io: "present" | "present+new" | "blocks";
+    /** Axes of every past, present and new tensor. */
     readonly layout: readonly string[];
-    /** Input names, with {layer} for the layer index: "past_key_values.{layer}.key". */
-    readonly past_key: string;
-    readonly past_value: string;
-    readonly present_key: string;
-    readonly present_value: string;
+    /** Input names, with {layer} for the layer index: "past_key_values.{layer}.key"; null for block attention. */
+    readonly past_key: string | null;
+    readonly past_value: string | null;
+    /** Output names of past + new: "present.{layer}.key"; null for block attention. */
+    readonly present_key: string | null;
+    readonly present_value: string | null;
+    /** Output names of the step's own KV, [batch_size, num_kv_heads, sequence_length, head_dim]: "new_key_values.{layer}.key"; null with io "present". */
+    readonly new_key: string | null;
+    readonly new_value: string | null;
+    /** Block attention: the int64 [batch_size, max_blocks] input of each row's blocks in order ("block_tables"), else null. */
+    readonly block_tables: string | null;
+    /** Block attention: the pool inputs, [num_blocks, num_kv_heads, block_size, head_dim] ("key_cache.{layer}"), else null. */
+    readonly key_cache: string | null;
+    readonly value_cache: string | null;
   };
   /** How the graph expects to be fed. */
   readonly feeds: {

@@ -14,9 +14,8 @@ import {
   MASKED_SCORE,
   NUM_LOGITS_TO_KEEP,
   POSITION_IDS,
-  pastName,
-  presentName,
 } from "./io.js";
+import { type KvIo, type LayerKv, kvIo } from "./kv-io.js";
 import { siteScope } from "./names.js";
 import type { LinearOperands } from "./weights.js";
 
@@ -25,7 +24,7 @@ export interface DecoderInputs {
   readonly inputIds: Value; // i64 [batch_size, sequence_length]
   readonly attentionMask: Value; // i64 [batch_size, total_sequence_length]
   readonly positionIds: Value; // i64 [batch_size, sequence_length]
-  readonly past: readonly { readonly key: Value; readonly value: Value }[]; // per layer [batch_size, kv_heads, past_sequence_length, head_dim]
+  readonly past: readonly LayerKv[]; // per layer [batch_size, kv_heads, past_sequence_length, head_dim]: inputs, or gathered from block pools
   readonly numLogitsToKeep: Value; // i64 []
 }
 
@@ -33,6 +32,8 @@ export interface TraceOpsOptions {
   readonly config: DecoderConfig;
   readonly dtype: GraphDType;
   readonly weights: LinearOperands;
+  /** Where the past comes from and which KV the graph returns (default: the past_key_values / present convention). */
+  readonly kv?: KvIo;
 }
 
 /** Slice's "to the end": any end past the dimension is clamped. */
@@ -58,7 +59,8 @@ export class TraceOps implements Ops<Value, Value> {
   readonly #cfg: DecoderConfig;
   readonly #dtype: GraphDType;
   readonly #weights: LinearOperands;
-  readonly #presents: { key: Value; value: Value }[] = []; // per layer, each [batch, kv_heads, total_sequence, head_dim]
+  readonly #kv: KvIo;
+  readonly #presents: { present: LayerKv; fresh: LayerKv }[] = []; // per layer: [batch, kv_heads, total_sequence, head_dim] and [batch, kv_heads, sequence, head_dim]
   readonly #names = new Map<string, number>();
   #rotary: { readonly cos: Value; readonly sin: Value } | null = null; // each [batch, 1, sequence, head_dim]
   #mask: Value | null = null; // bool [batch, 1, sequence, total_sequence]
@@ -68,15 +70,12 @@ export class TraceOps implements Ops<Value, Value> {
     this.#cfg = options.config;
     this.#dtype = options.dtype;
     this.#weights = options.weights;
-    const { batch, sequence, pastSequence, totalSequence } = DIMS;
-    const kvShape: Shape = [batch, this.#cfg.numKvHeads, pastSequence, this.#cfg.headDim];
+    this.#kv = options.kv ?? kvIo({ kind: "present" }, options.config, options.dtype);
+    const { batch, sequence, totalSequence } = DIMS;
     const inputIds = graph.input(INPUT_IDS, "i64", [batch, sequence]);
     const attentionMask = graph.input(ATTENTION_MASK, "i64", [batch, totalSequence]);
     const positionIds = graph.input(POSITION_IDS, "i64", [batch, sequence]);
-    const past = [];
-    for (let l = 0; l < this.#cfg.numLayers; l++) {
-      past.push({ key: graph.input(pastName(l, "key"), options.dtype, kvShape), value: graph.input(pastName(l, "value"), options.dtype, kvShape) });
-    }
+    const past = this.#kv.declarePast(graph);
     const numLogitsToKeep = graph.input(NUM_LOGITS_TO_KEEP, "i64", []);
     this.inputs = { inputIds, attentionMask, positionIds, past, numLogitsToKeep };
   }
@@ -148,7 +147,7 @@ export class TraceOps implements Ops<Value, Value> {
     const presentShape: Shape = [DIMS.batch, kvHeads, DIMS.totalSequence, headDim];
     const key = this.#op(s, "Concat", [past.key, k], { axis: 2 }, presentShape);
     const value = this.#op(s, "Concat", [past.value, vt], { axis: 2 }, presentShape);
-    this.#presents[layer] = { key, value };
+    this.#presents[layer] = { present: { key, value }, fresh: { key: k, value: vt } };
     const keys = this.#repeatKv(s, key, heads, kvHeads, headDim);
     const values = this.#repeatKv(s, value, heads, kvHeads, headDim);
     const scores = this.#op(s, "MatMul", [q, this.#op(s, "Transpose", [keys], { perm: [0, 1, 3, 2] })]);
@@ -166,15 +165,14 @@ export class TraceOps implements Ops<Value, Value> {
     return this.#op(s, "Slice", [x, starts, this.#ints(s, [TO_END]), this.#ints(s, [1])]);
   }
 
-  /** Makes `logits` [batch, kept, vocab] (cast to f32) and each layer's present key and value the graph's outputs. */
+  /** Makes `logits` [batch, kept, vocab] (cast to f32) and each layer's KV outputs (the KvIo's) the graph's outputs. */
   finish(logits: Value): void {
     const out = this.#dtype === "f32" ? logits : this.#op("/lm_head", "Cast", [logits], { to: "f32" });
     this.#g.output(out, LOGITS).shape = [DIMS.batch, DIMS.logitsKept, this.#cfg.vocabSize];
     for (let l = 0; l < this.#cfg.numLayers; l++) {
       const p = this.#presents[l];
       if (p === undefined) throw new Error(`layer ${l} recorded no attention, so it has no present key/value`);
-      this.#g.output(p.key, presentName(l, "key"));
-      this.#g.output(p.value, presentName(l, "value"));
+      this.#kv.declareOutputs(this.#g, l, p);
     }
   }
 

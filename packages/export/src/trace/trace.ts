@@ -3,6 +3,7 @@ import { type DecoderConfig, buildDecoderWeights, checkCheckpoint, decoderForwar
 import { Graph } from "../ir/graph.js";
 import { TraceOps } from "./backend.js";
 import type { GraphDType } from "./io.js";
+import { type KvLayout, kvIo } from "./kv-io.js";
 import { type MergedEdit, TraceWeights } from "./weights.js";
 
 export interface TraceOptions {
@@ -15,6 +16,8 @@ export interface TraceOptions {
   readonly dtype?: GraphDType;
   /** Merged LoRA, applied to the listed weights as they are read. */
   readonly edit?: MergedEdit;
+  /** The KV interface (./kv-io.ts; default "present", the past_key_values / present convention). */
+  readonly kv?: KvLayout;
 }
 
 /**
@@ -30,7 +33,7 @@ export function traceDecoder(options: TraceOptions): Graph {
   checkCheckpoint(config, checkpoint, options.where);
   const graph = new Graph({ name: `${config.architecture} (${dtype})` });
   const weights = new TraceWeights({ graph, checkpoint, dtype, ...(options.edit === undefined ? {} : { edit: options.edit }) });
-  const ops = new TraceOps(graph, { config, dtype, weights });
+  const ops = new TraceOps(graph, { config, dtype, weights, kv: kvIo(options.kv ?? { kind: "present" }, config, dtype) });
   const logits = decoderForward(ops, config, buildDecoderWeights(config, (name) => weights.get(name)));
   ops.finish(logits);
   return graph;
