@@ -86,10 +86,9 @@ export function weightLayout(spec: WeightSpec): WeightLayout {
   return { format, rows, cols, blockSize, dataBytes, scaleCount: (rows * cols) / blockSize, flush: q8Flush(blockSize) };
 }
 
-/** The largest multiple of 8 that divides blockSize and is at most MAX_Q8_FLUSH. */
+/** The largest multiple of 8 that divides blockSize (itself a multiple of 8) and is at most MAX_Q8_FLUSH. */
 function q8Flush(blockSize: number): number {
-  for (let f = Math.min(blockSize, MAX_Q8_FLUSH); f >= 8; f -= 8) {
-    if (blockSize % f === 0) return f;
-  }
-  return 8;
+  let f = Math.min(blockSize, MAX_Q8_FLUSH);
+  while (blockSize % f !== 0) f -= 8;
+  return f;
 }

@@ -5,7 +5,7 @@
  */
 import { bf16ArrayToF32, f16ArrayToF32 } from "../convert.js";
 import { assertNever } from "../dtype.js";
-import { type WeightFormat, weightLayout } from "./format.js";
+import { type WeightFormat, elementBytes, weightLayout } from "./format.js";
 
 /** A weight as plain arrays, in any format (what matmulReference reads). */
 export interface HostWeight {
@@ -48,7 +48,7 @@ function roundHalfEven(v: number): number {
 /** Row `row` of a weight, widened (or dequantized) to f32 into out[K]. */
 export function widenRow(w: HostWeight, row: number, out: Float32Array): void {
   const { cols, format } = w;
-  const base = w.data.byteOffset + row * cols * (format === "f32" ? 4 : format === "q8" ? 1 : 2);
+  const base = w.data.byteOffset + row * cols * elementBytes(format);
   switch (format) {
     case "f32":
       out.set(new Float32Array(w.data.buffer, base, cols));
