@@ -25,8 +25,10 @@
 ;;           serves all 4, so the loop is one W load per multiply-add.
 ;;   gemm_*  4 x rows against 2 W rows (prefill, M > 1): 8 accumulators. Each W
 ;;           vector loaded (and widened) is used by 4 x rows and each x vector by
-;;           2 W rows, so a W row comes from memory once per 4 x rows and the loop
-;;           is bound by arithmetic, not memory. 8 accumulators + 2 W + 1 x vector
+;;           2 W rows, so there are 6 loads (and 2 widenings) per 16 multiply-adds
+;;           and the loop is bound by arithmetic. A pair of W rows comes from
+;;           memory once and from L1 for the next blocks of x rows (the outer
+;;           loop is over W). 8 accumulators + 2 W + 1 x vector
 ;;           stay within the 16 xmm registers V8 allocates from (q8, which needs
 ;;           i32 and f32 accumulators, blocks 4 x rows by 1 W row). The host
 ;;           keeps the x rows of one call small enough to stay in L2.
