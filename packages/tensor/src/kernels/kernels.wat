@@ -25,7 +25,7 @@
 ;;           serves all 4, so the loop is one W load per multiply-add.
 ;;   gemm_*  4 x rows against 2 W rows (prefill, M > 1): 8 accumulators. Each W
 ;;           vector loaded (and widened) is used by 4 x rows and each x vector by
-;;           2 W rows, so there are 6 loads (and 2 widenings) per 16 multiply-adds
+;;           2 W rows (f32: 6 vector loads per 8 vector multiply-adds),
 ;;           and the loop is bound by arithmetic. A pair of W rows comes from
 ;;           memory once and from L1 for the next blocks of x rows (the outer
 ;;           loop is over W). 8 accumulators + 2 W + 1 x vector
