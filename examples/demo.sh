@@ -22,11 +22,6 @@ npx predictor --model_name_or_path "$MODEL" "${GENERATE[@]}" --output_file "$DEM
 echo "demo: 3/4 export-model to $DEMO/inference"
 npx export-model --model_name_or_path "$MODEL" --output_path "$DEMO/inference" --overwrite
 
-if ! node --input-type=module -e 'const m = await import("@oar/runtime"); process.exit(typeof m.loadStaticModel === "function" ? 0 : 1)'; then
-  echo "demo: stopping before 4/4: static mode is not in this build yet (@oar/runtime does not export loadStaticModel); dynamic results are in $DEMO/output-dynamic.json"
-  exit 0
-fi
-
 echo "demo: 4/4 predictor, static mode, on the exported directory"
 npx predictor --mode static --model_name_or_path "$DEMO/inference" "${GENERATE[@]}" --output_file "$DEMO/output-static.json"
 

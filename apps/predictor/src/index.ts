@@ -40,12 +40,9 @@ export {
   loadStaticPredictorModel,
   q8BlockSize,
   readExportedSettings,
-  staticModelLoader,
   type ExportedSettings,
   type LoadNeeds,
-  type LoadStaticModel,
   type PredictorModel,
-  type StaticModelOptions,
 } from "./model.js";
 export { benchmarkFigures, formatBenchmark, type BenchmarkFigures } from "./benchmark.js";
 export { decodingOptions, runPredictor, type PredictorIo, type PredictorSummary } from "./predict.js";

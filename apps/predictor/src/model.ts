@@ -22,10 +22,10 @@ import {
   type EagerModelOptions,
   type WeightStorage,
 } from "@oar/modeling";
-import * as runtime from "@oar/runtime";
+import { loadStaticModel } from "@oar/runtime";
 import { assertNever } from "@oar/tensor";
 import { UsageError } from "./errors.js";
-import type { Device, DtypeFlag, Mode, PredictorFlags } from "./flags.js";
+import type { DtypeFlag, Mode, PredictorFlags } from "./flags.js";
 
 /** The file export-model writes into every inference directory, and that marks one. */
 export const INFERENCE_MANIFEST = "oar_inference.json";
@@ -134,24 +134,6 @@ export interface PredictorModel {
   readonly summary: string;
 }
 
-/** What the runtime is asked for in static mode. */
-export interface StaticModelOptions {
-  readonly device: Device;
-  /** Sequences in flight at once (--batch_size). */
-  readonly batchSize: number;
-  /** Positions a sequence may need, its prompt plus new tokens (prefix not counted): for sizing caches. */
-  readonly positions: number;
-}
-
-/** @oar/runtime's entry point for static mode. */
-export type LoadStaticModel = (dir: string, options: StaticModelOptions) => Promise<CausalLM>;
-
-/** The runtime's `loadStaticModel`, or null when this build's @oar/runtime does not provide it. */
-export function staticModelLoader(): LoadStaticModel | null {
-  const exported = (runtime as Record<string, unknown>)["loadStaticModel"];
-  return typeof exported === "function" ? (exported as LoadStaticModel) : null;
-}
-
 /** What loading needs beyond the flags. */
 export interface LoadNeeds {
   /** Tokens of the longest prompt, after --src_length. */
@@ -160,12 +142,9 @@ export interface LoadNeeds {
 
 /** Loads an inference directory (checked by checkModelDir) with @oar/runtime. */
 export async function loadStaticPredictorModel(flags: PredictorFlags, needs: LoadNeeds): Promise<PredictorModel> {
-  const load = staticModelLoader();
-  if (load === null) {
-    throw new UsageError("--mode static is not available in this build: @oar/runtime does not provide loadStaticModel yet; use --mode dynamic");
-  }
-  const model = await load(flags.modelDir, { device: flags.device, batchSize: flags.batchSize, positions: needs.longestPrompt + flags.maxLength });
-  return { model, positionLimit: model.maxPositions, summary: `static: ${flags.modelDir} on onnxruntime (${flags.device})` };
+  // Positions a sequence may need (prompt and new tokens): the runtime sizes its caches by them.
+  const model = await loadStaticModel(flags.modelDir, { device: flags.device, batchSize: flags.batchSize, positions: needs.longestPrompt + flags.maxLength });
+  return { model, positionLimit: model.maxPositions, summary: `static: ${flags.modelDir}: ${model.summary}` };
 }
 
 /** The adapters of --lora_path and --prefix_path, each checked to be of its kind. */

@@ -1,9 +1,7 @@
 /**
  * Static mode end to end: checkpoints exported by the real `export-model`
  * bin, run by `predictor --mode static`, against `--mode dynamic` on the
- * checkpoint itself. The equality tests run once @oar/runtime exports
- * `loadStaticModel`; until then they are skipped with that reason, and the
- * one-line refusal is tested instead.
+ * checkpoint itself.
  */
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
@@ -11,11 +9,8 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { EXPORT_MODEL_BIN, EXPORT_MODEL_BUILT, predictor, readOutput, runBin, SAMPLE_LINES, tinyInstructModel, writeTestAdapters } from "./cli-testing.js";
-import { staticModelLoader } from "./model.js";
 
-const RUNTIME = staticModelLoader() !== null;
 const NO_EXPORTER = EXPORT_MODEL_BUILT ? false : "apps/export-model is not built (npx turbo run build --filter=@oar/export-model)";
-const NO_RUNTIME = RUNTIME ? NO_EXPORTER : "static mode needs @oar/runtime's loadStaticModel, which this build does not export yet";
 
 let root: string;
 let model: string;
@@ -49,15 +44,6 @@ async function outputs(name: string, ...args: string[]): Promise<string[]> {
 }
 
 describe("predictor --mode static", () => {
-  it("says in one line that static mode is not in this build, and writes nothing", { skip: RUNTIME ? "@oar/runtime provides loadStaticModel" : NO_EXPORTER }, async () => {
-    const dir = await exported("inference");
-    const file = path.join(root, "refused.json");
-    const r = await predictor(["--model_name_or_path", dir, "--mode", "static", "--data_file", data, "--output_file", file, ...GREEDY], root);
-    assert.equal(r.status, 1);
-    assert.equal(r.stderr, "predictor: --mode static is not available in this build: @oar/runtime does not provide loadStaticModel yet; use --mode dynamic\n");
-    assert.ok(!fs.existsSync(file));
-  });
-
   it("refuses a graph flag the directory was not exported with", { skip: NO_EXPORTER }, async () => {
     const dir = await exported("inference");
     const r = await predictor(["--model_name_or_path", dir, "--mode", "static", "--dtype", "bfloat16", "--output_file", path.join(root, "x.json")], root);
@@ -65,7 +51,7 @@ describe("predictor --mode static", () => {
     assert.match(r.stderr, /^predictor: --dtype bfloat16: .* was exported with --dtype float32; static mode runs the graph as exported/);
   });
 
-  it("gives dynamic mode's greedy outputs, with batch sizes 1 and 3", { skip: NO_RUNTIME }, async () => {
+  it("gives dynamic mode's greedy outputs, with batch sizes 1 and 3", { skip: NO_EXPORTER }, async () => {
     const dir = await exported("inference");
     const dynamic = await outputs("dynamic.json", "--model_name_or_path", model, "--batch_size", "3");
     assert.equal(dynamic.length, SAMPLE_LINES.length);
@@ -73,13 +59,13 @@ describe("predictor --mode static", () => {
     assert.deepEqual(await outputs("static-b3.json", "--model_name_or_path", dir, "--mode", "static", "--batch_size", "3"), dynamic);
   });
 
-  it("gives dynamic mode's greedy outputs for the fused graph and block attention", { skip: NO_RUNTIME }, async () => {
+  it("gives dynamic mode's greedy outputs for the fused graph and block attention", { skip: NO_EXPORTER }, async () => {
     const dynamic = await outputs("dynamic-fused.json", "--model_name_or_path", model, "--batch_size", "3");
     const fused = await exported("inference-fused", "--inference_model", "--block_attn", "--block_size", "16");
     assert.deepEqual(await outputs("static-fused.json", "--model_name_or_path", fused, "--mode", "static", "--batch_size", "3"), dynamic);
   });
 
-  it("gives dynamic mode's greedy outputs with LoRA merged at export and a prefix exported beside the graph", { skip: NO_RUNTIME }, async () => {
+  it("gives dynamic mode's greedy outputs with LoRA merged at export and a prefix exported beside the graph", { skip: NO_EXPORTER }, async () => {
     const { lora, prefix } = writeTestAdapters(root, model);
     const dynamic = await outputs("dynamic-adapters.json", "--model_name_or_path", model, "--lora_path", lora, "--prefix_path", prefix, "--batch_size", "3");
     const dir = await exported("inference-adapters", "--lora_path", lora, "--prefix_path", prefix);

@@ -86,6 +86,10 @@ export class BlockCache implements KvCache {
     return 2 * this.#o.layers * this.#o.numBlocks * this.#o.kvHeads * this.#o.blockSize * this.#o.headDim * perElement;
   }
 
+  describe(): string {
+    return `block attention (${this.#o.numBlocks} blocks of ${this.#o.blockSize} positions)`;
+  }
+
   /** Blocks a sequence of `positions` positions takes beyond the shared prefix blocks. */
   blocksFor(positions: number): number {
     return Math.max(0, Math.ceil(positions / this.#o.blockSize) - this.#shared.length);

@@ -73,6 +73,10 @@ export class DenseCache implements KvCache {
     return 2 * this.#o.layers * this.#rows * this.#o.kvHeads * this.#capacity * this.#o.headDim * perElement;
   }
 
+  describe(): string {
+    return `dense KV cache (a row per sequence, capacity in steps of ${this.#o.chunk} positions)`;
+  }
+
   canAllocate(positions: number): boolean {
     return positions <= this.#o.maxPositions;
   }

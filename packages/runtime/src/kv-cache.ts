@@ -52,6 +52,8 @@ export interface KvCache {
   readonly kind: "dense" | "blocks";
   /** Bytes of KV storage allocated now. */
   bytes(): number;
+  /** The layout and its size, in words. */
+  describe(): string;
   /** Whether a sequence of `positions` positions in all (prefix included) could be given storage now. */
   canAllocate(positions: number): boolean;
   /**

@@ -106,6 +106,18 @@ export class StaticModel implements CausalLM {
     this.#live.delete(s);
   }
 
+  /** One line for a log: the graph as exported, the device and the KV cache. */
+  get summary(): string {
+    const { exported, prefix } = this.manifest;
+    const parts = [
+      `${exported.inferenceModel ? "fused" : "primitive"} ${exported.dtype} graph${exported.quantType === null ? "" : `, ${exported.quantType}`}`,
+      `onnxruntime on ${this.#session.device}`,
+      this.cache.describe(),
+    ];
+    if (prefix !== null) parts.push(`prefix of ${prefix.length} positions`);
+    return parts.join(", ");
+  }
+
   async dispose(): Promise<void> {
     if (this.#disposed) return;
     this.#disposed = true;
