@@ -1,0 +1,119 @@
+/** What a run found: per configuration, its samples and their medians, and the run's setting. */
+import { type BenchPreset, type Configuration, type Engine, type WeightClass, describeEngine, weightClass } from "./configs.js";
+import type { Machine } from "./machine.js";
+import type { Sample, Workload } from "./workload.js";
+
+/** Medians over a configuration's samples (null where the workload skipped the metric). */
+export interface Medians {
+  readonly loadMs: number;
+  readonly ttftMs: number;
+  readonly prefillShort: number;
+  readonly prefillLong: number | null;
+  readonly decode: number;
+  readonly batchDecode: number | null;
+  readonly peakRssBytes: number;
+}
+
+export interface MeasuredSample extends Sample {
+  /** Threads of other processes running just before this measurement (machine.othersRunning). */
+  readonly othersRunning: number | null;
+}
+
+export interface ConfigurationResult {
+  readonly id: string;
+  readonly preset: BenchPreset;
+  readonly engine: Engine;
+  readonly description: string;
+  readonly weightClass: WeightClass;
+  /** What it ran: checkpoint, inference directory or GGUF file. */
+  readonly artifact: string | null;
+  /** Its size on disk: checkpoint safetensors, exported graph with its data, GGUF file. */
+  readonly artifactBytes: number | null;
+  /** Weight bytes read per decoded token (./weight-bytes.ts). */
+  readonly weightBytesPerToken: number | null;
+  readonly samples: readonly MeasuredSample[];
+  readonly median: Medians | null;
+  /** Slowest and fastest batch-1 decode. */
+  readonly decodeRange: readonly [number, number] | null;
+  /** bandwidth / weightBytesPerToken: batch-1 decode cannot go faster. */
+  readonly rooflineTokensPerS: number | null;
+  /** median decode / roofline. */
+  readonly rooflineFraction: number | null;
+  /** Why it has no (or fewer) samples: a preparation or measurement failure. */
+  readonly problem: string | null;
+}
+
+export interface TargetResult {
+  readonly issue: number;
+  readonly target: string;
+  readonly measured: string;
+  /** null: not measured in this run. */
+  readonly met: boolean | null;
+}
+
+export interface BenchResults {
+  readonly date: string;
+  readonly plan: string;
+  readonly runs: number;
+  readonly workload: Workload;
+  readonly machine: Machine;
+  readonly bandwidth: { readonly bestBytesPerS: number; readonly medianBytesPerS: number; readonly probes: readonly number[]; readonly threads: number };
+  readonly loadAverage: { readonly start: readonly number[]; readonly end: readonly number[] };
+  readonly versions: Readonly<Record<string, string>>;
+  readonly durationS: number;
+  readonly configurations: readonly ConfigurationResult[];
+  readonly targets: readonly TargetResult[];
+}
+
+export function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
+function medianOrNull(xs: readonly (number | null)[]): number | null {
+  const present = xs.filter((x): x is number => x !== null);
+  return present.length === 0 ? null : median(present);
+}
+
+export function summarize(options: {
+  readonly configuration: Configuration;
+  readonly artifact: string | null;
+  readonly artifactBytes: number | null;
+  readonly weightBytesPerToken: number | null;
+  readonly samples: readonly MeasuredSample[];
+  readonly bandwidthBytesPerS: number;
+  readonly problem: string | null;
+}): ConfigurationResult {
+  const { configuration: c, samples } = options;
+  const m: Medians | null =
+    samples.length === 0
+      ? null
+      : {
+          loadMs: median(samples.map((s) => s.loadMs)),
+          ttftMs: median(samples.map((s) => s.ttftMs)),
+          prefillShort: median(samples.map((s) => s.prefillShort)),
+          prefillLong: medianOrNull(samples.map((s) => s.prefillLong)),
+          decode: median(samples.map((s) => s.decode)),
+          batchDecode: medianOrNull(samples.map((s) => s.batchDecode)),
+          peakRssBytes: median(samples.map((s) => s.peakRssBytes)),
+        };
+  const roofline = options.weightBytesPerToken === null ? null : options.bandwidthBytesPerS / options.weightBytesPerToken;
+  const decodes = samples.map((s) => s.decode);
+  return {
+    id: c.id,
+    preset: c.preset,
+    engine: c.engine,
+    description: describeEngine(c.engine),
+    weightClass: weightClass(c.engine),
+    artifact: options.artifact,
+    artifactBytes: options.artifactBytes,
+    weightBytesPerToken: options.weightBytesPerToken,
+    samples,
+    median: m,
+    decodeRange: decodes.length === 0 ? null : [Math.min(...decodes), Math.max(...decodes)],
+    rooflineTokensPerS: roofline,
+    rooflineFraction: roofline === null || m === null ? null : m.decode / roofline,
+    problem: options.problem,
+  };
+}
