@@ -36,3 +36,10 @@ test("lora: merged and unmerged adapters agree", () => {
   assert.ok(m, out);
   assert.ok(Number(m[1]) < 1e-3, out);
 });
+
+test("static: export, then continuous batching on onnxruntime answers every prompt", () => {
+  const out = run("static");
+  for (let i = 0; i < 4; i++) assert.match(out, new RegExp(`^\\[${i}\\] `, "m"));
+  assert.match(out, /4 prompts, \d+ tokens/);
+  assert.doesNotMatch(out, /<\|im_end\|>/);
+});
