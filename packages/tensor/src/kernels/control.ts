@@ -56,6 +56,16 @@ export const Slot = {
   CHUNKS: 23,
   /** f16: the power of two the weight's data was scaled by at load (see f16.ts). */
   SHIFT: 24,
+  /** attention: the task table (see `attend` in kernels.wat); N counts its tasks. */
+  TABLE: 25,
+  HEAD_DIM: 26,
+  /** attention: bytes between cached positions. */
+  KV_STRIDE: 27,
+  /** attention: the scale's f32 bits. */
+  SCALE: 28,
+  /** attention: scores area of thread 0; thread t's is SCORES_STRIDE * t bytes further. */
+  SCORES: 29,
+  SCORES_STRIDE: 30,
 } as const;
 
 export const Op = {
@@ -69,6 +79,8 @@ export const Op = {
   GEMM_F16: 8,
   GEMV_Q8: 9,
   GEMM_Q8: 10,
+  /** Attention tasks; a chunk is CHUNK tasks. */
+  ATTEND: 11,
 } as const;
 
 /** The low 16 bits of CLAIM count chunks. */
@@ -130,14 +142,24 @@ export function takeError(ctl: Int32Array): string | undefined {
 /**
  * Claims and computes chunks of job `generation` until none are left. A chunk
  * that throws still counts as finished (the caller would wait forever
- * otherwise); the error is recorded and the caller throws it.
+ * otherwise); the error is recorded and the caller throws it. `thread` (0 for
+ * the calling thread, 1.. for the workers) picks this thread's own scratch
+ * where a job needs one.
  */
-export function runChunks(ctl: Int32Array, instances: readonly KernelExports[], generation: number, name: string): void {
+export function runChunks(
+  ctl: Int32Array,
+  instances: readonly KernelExports[],
+  generation: number,
+  name: string,
+  thread: number,
+): void {
   const op = ctl[Slot.OP]!;
   const x = ctl[Slot.X]!, xs = ctl[Slot.XS]!, m = ctl[Slot.M]!, w = ctl[Slot.W]!, s = ctl[Slot.S]!;
   const k = ctl[Slot.K]!, bs = ctl[Slot.BS]!, flush = ctl[Slot.FLUSH]!, n = ctl[Slot.N]!;
   const out = ctl[Slot.OUT]!, ldo = ctl[Slot.LDO]!, bias = ctl[Slot.BIAS]!;
   const chunk = ctl[Slot.CHUNK]!, chunks = ctl[Slot.CHUNKS]!, shift = ctl[Slot.SHIFT]!;
+  const table = ctl[Slot.TABLE]!, headDim = ctl[Slot.HEAD_DIM]!, kvStride = ctl[Slot.KV_STRIDE]!, scale = ctl[Slot.SCALE]!;
+  const scores = ctl[Slot.SCORES]! + thread * ctl[Slot.SCORES_STRIDE]!;
   const kernels = instances[ctl[Slot.MEMORY]!];
   for (let c = claimChunk(ctl, generation, chunks); c >= 0; c = claimChunk(ctl, generation, chunks)) {
     try {
@@ -168,6 +190,9 @@ export function runChunks(ctl: Int32Array, instances: readonly KernelExports[], 
           break;
         case Op.GEMM_Q8:
           kernels.gemm_q8(x, xs, m, w, s, k, bs, flush, n0, n1, out, ldo, bias);
+          break;
+        case Op.ATTEND:
+          kernels.attend(table, n0, n1, headDim, kvStride, scale, scores);
           break;
         default:
           throw new Error(`unknown compute op ${op}`);

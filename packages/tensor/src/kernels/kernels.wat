@@ -857,4 +857,258 @@
         (br $rows)))
       (local.set $n (i32.add (local.get $n) (i32.const 1)))
       (br $cols))))
+
+  ;; ---- attention ------------------------------------------------------------
+  ;;
+  ;; Causal attention of one query head over its sequence's cached keys and
+  ;; values, which lie in the memory as runs of consecutive positions
+  ;; ("segments": the whole cache of a dense sequence, or one block of a paged
+  ;; one, read in place). Rows of the cache hold every KV head of a position,
+  ;; `stride` bytes apart; a query head reads the columns of its KV head
+  ;; (`kvoff` bytes into each row). One task is one (query, head):
+  ;;   1. s[p] = scale * q . k[p] for the positions p < end, and their max;
+  ;;   2. s[p] = exp(s[p] - max), and their sum;
+  ;;   3. out = (sum over p of s[p] * v[p]) / sum.
+  ;; s[p] lives in the calling thread's `scores` area (end floats). Every step
+  ;; depends on the task alone, in the same order for every position whatever
+  ;; the segments (a dense and a paged cache give the same bits), so a query's
+  ;; output is the same alone or in a batch, on any thread.
+  ;;
+  ;; A task record (32 bytes): q, out (addresses of this query's head_dim
+  ;; floats), end, segs (address of the sequence's segment table), nsegs,
+  ;; kvoff. A segment (16 bytes): keys, values (addresses of the row of
+  ;; position `start`), start, count.
+
+  (func $min (param $a i32) (param $b i32) (result i32)
+    (select (local.get $a) (local.get $b) (i32.lt_s (local.get $a) (local.get $b))))
+
+  ;; exp of every lane, after clamping x to [-87.34, 88] (exp(-87.34) is about
+  ;; the smallest normal f32, exp(88) is finite). Cephes' expf: x = n ln2 + r
+  ;; with n = nearest(x / ln2) and |r| <= ln2 / 2 (ln2 in two parts, so that
+  ;; n ln2 loses nothing), exp(r) by its polynomial, 2^n by building the
+  ;; exponent bits. About 2 ulps.
+  (func $exp4 (param $x v128) (result v128)
+    (local $n v128) (local $r v128) (local $p v128)
+    (local.set $x (f32x4.min (f32x4.splat (f32.const 88))
+      (f32x4.max (f32x4.splat (f32.const -87.3365)) (local.get $x))))
+    (local.set $n (f32x4.nearest (f32x4.mul (local.get $x) (f32x4.splat (f32.const 1.44269504088896)))))
+    (local.set $r (f32x4.sub
+      (f32x4.sub (local.get $x) (f32x4.mul (local.get $n) (f32x4.splat (f32.const 0.693359375))))
+      (f32x4.mul (local.get $n) (f32x4.splat (f32.const -2.12194440e-4)))))
+    (local.set $p (f32x4.splat (f32.const 1.9875691500e-4)))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) (f32x4.splat (f32.const 1.3981999507e-3))))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) (f32x4.splat (f32.const 8.3334519073e-3))))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) (f32x4.splat (f32.const 4.1665795894e-2))))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) (f32x4.splat (f32.const 1.6666665459e-1))))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) (f32x4.splat (f32.const 5.0000001201e-1))))
+    (local.set $p (f32x4.add
+      (f32x4.add (f32x4.mul (local.get $p) (f32x4.mul (local.get $r) (local.get $r))) (local.get $r))
+      (f32x4.splat (f32.const 1))))
+    (f32x4.mul (local.get $p)
+      (i32x4.shl (i32x4.add (i32x4.trunc_sat_f32x4_s (local.get $n)) (i32x4.splat (i32.const 127))) (i32.const 23))))
+
+  ;; [sum a0, sum a1, sum a2, sum a3], each summed as (l0 + l2) + (l1 + l3):
+  ;; four dot products finished with 4 shuffles and 3 adds.
+  (func $hsum4 (param $a0 v128) (param $a1 v128) (param $a2 v128) (param $a3 v128) (result v128)
+    (local $u v128) (local $w v128)
+    ;; u = [a0.0 + a0.2, a0.1 + a0.3, a1.0 + a1.2, a1.1 + a1.3], w likewise for a2, a3
+    (local.set $u (f32x4.add
+      (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $a0) (local.get $a1))
+      (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $a0) (local.get $a1))))
+    (local.set $w (f32x4.add
+      (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $a2) (local.get $a3))
+      (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $a2) (local.get $a3))))
+    (f32x4.add
+      (i8x16.shuffle 0 1 2 3 8 9 10 11 16 17 18 19 24 25 26 27 (local.get $u) (local.get $w))
+      (i8x16.shuffle 4 5 6 7 12 13 14 15 20 21 22 23 28 29 30 31 (local.get $u) (local.get $w))))
+
+  ;; Pass 1 of a task: the scores of positions [0, end) into sc, scaled;
+  ;; returns their maximum. 4 positions at a time share each q vector; the
+  ;; rest of a segment goes one position at a time, summed in the same order.
+  (func $scores (param $q i32) (param $end i32) (param $segs i32) (param $nsegs i32) (param $kvoff i32)
+    (param $hb i32) (param $stride i32) (param $scale v128) (param $sc i32) (result f32)
+    (local $s i32) (local $sp i32) (local $start i32) (local $n i32) (local $j i32) (local $d i32) (local $dst i32)
+    (local $r0 i32) (local $r1 i32) (local $r2 i32) (local $r3 i32)
+    (local $qv v128) (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128) (local $vmax v128)
+    (local.set $vmax (f32x4.splat (f32.const -inf)))
+    (local.set $s (i32.const 0))
+    (block $segs_done (loop $segs_loop
+      (br_if $segs_done (i32.ge_u (local.get $s) (local.get $nsegs)))
+      (local.set $sp (i32.add (local.get $segs) (i32.shl (local.get $s) (i32.const 4))))
+      (local.set $start (i32.load offset=8 (local.get $sp)))
+      (local.set $n (call $min (i32.load offset=12 (local.get $sp)) (i32.sub (local.get $end) (local.get $start))))
+      (br_if $segs_done (i32.le_s (local.get $n) (i32.const 0)))
+      ;; r0: this head's columns of the key row of position start + j
+      (local.set $r0 (i32.add (i32.load (local.get $sp)) (local.get $kvoff)))
+      (local.set $dst (i32.add (local.get $sc) (i32.shl (local.get $start) (i32.const 2))))
+      (local.set $j (i32.const 0))
+      (block $quads_done (loop $quads
+        (br_if $quads_done (i32.gt_s (i32.add (local.get $j) (i32.const 4)) (local.get $n)))
+        (local.set $r1 (i32.add (local.get $r0) (local.get $stride)))
+        (local.set $r2 (i32.add (local.get $r1) (local.get $stride)))
+        (local.set $r3 (i32.add (local.get $r2) (local.get $stride)))
+        (local.set $a0 (v128.const i32x4 0 0 0 0)) (local.set $a1 (v128.const i32x4 0 0 0 0))
+        (local.set $a2 (v128.const i32x4 0 0 0 0)) (local.set $a3 (v128.const i32x4 0 0 0 0))
+        (local.set $d (i32.const 0))
+        (loop $dims
+          (local.set $qv (v128.load (i32.add (local.get $q) (local.get $d))))
+          (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (local.get $qv) (v128.load (i32.add (local.get $r0) (local.get $d))))))
+          (local.set $a1 (f32x4.add (local.get $a1) (f32x4.mul (local.get $qv) (v128.load (i32.add (local.get $r1) (local.get $d))))))
+          (local.set $a2 (f32x4.add (local.get $a2) (f32x4.mul (local.get $qv) (v128.load (i32.add (local.get $r2) (local.get $d))))))
+          (local.set $a3 (f32x4.add (local.get $a3) (f32x4.mul (local.get $qv) (v128.load (i32.add (local.get $r3) (local.get $d))))))
+          (local.set $d (i32.add (local.get $d) (i32.const 16)))
+          (br_if $dims (i32.lt_u (local.get $d) (local.get $hb))))
+        (local.set $a0 (f32x4.mul (call $hsum4 (local.get $a0) (local.get $a1) (local.get $a2) (local.get $a3)) (local.get $scale)))
+        (v128.store (i32.add (local.get $dst) (i32.shl (local.get $j) (i32.const 2))) (local.get $a0))
+        (local.set $vmax (f32x4.max (local.get $vmax) (local.get $a0)))
+        (local.set $r0 (i32.add (local.get $r3) (local.get $stride)))
+        (local.set $j (i32.add (local.get $j) (i32.const 4)))
+        (br $quads)))
+      (block $ones_done (loop $ones
+        (br_if $ones_done (i32.ge_s (local.get $j) (local.get $n)))
+        (local.set $a0 (v128.const i32x4 0 0 0 0))
+        (local.set $d (i32.const 0))
+        (loop $dims
+          (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul
+            (v128.load (i32.add (local.get $q) (local.get $d))) (v128.load (i32.add (local.get $r0) (local.get $d))))))
+          (local.set $d (i32.add (local.get $d) (i32.const 16)))
+          (br_if $dims (i32.lt_u (local.get $d) (local.get $hb))))
+        ;; every lane holds the score
+        (local.set $a0 (f32x4.mul (call $hsum4 (local.get $a0) (local.get $a0) (local.get $a0) (local.get $a0)) (local.get $scale)))
+        (f32.store (i32.add (local.get $dst) (i32.shl (local.get $j) (i32.const 2))) (f32x4.extract_lane 0 (local.get $a0)))
+        (local.set $vmax (f32x4.max (local.get $vmax) (local.get $a0)))
+        (local.set $r0 (i32.add (local.get $r0) (local.get $stride)))
+        (local.set $j (i32.add (local.get $j) (i32.const 1)))
+        (br $ones)))
+      (local.set $s (i32.add (local.get $s) (i32.const 1)))
+      (br $segs_loop)))
+    (f32.max
+      (f32.max (f32x4.extract_lane 0 (local.get $vmax)) (f32x4.extract_lane 1 (local.get $vmax)))
+      (f32.max (f32x4.extract_lane 2 (local.get $vmax)) (f32x4.extract_lane 3 (local.get $vmax)))))
+
+  ;; Pass 2: sc[p] = exp(sc[p] - max) for p < end; returns 1 / their sum.
+  (func $softmax (param $sc i32) (param $end i32) (param $max f32) (result f32)
+    (local $p i32) (local $pend i32) (local $vm v128) (local $e v128) (local $vsum v128) (local $sum f32)
+    (local.set $vm (f32x4.splat (local.get $max)))
+    (local.set $vsum (v128.const i32x4 0 0 0 0))
+    (local.set $pend (i32.add (local.get $sc) (i32.shl (local.get $end) (i32.const 2))))
+    (local.set $p (local.get $sc))
+    (block $quads_done (loop $quads
+      (br_if $quads_done (i32.gt_u (i32.add (local.get $p) (i32.const 16)) (local.get $pend)))
+      (local.set $e (call $exp4 (f32x4.sub (v128.load (local.get $p)) (local.get $vm))))
+      (v128.store (local.get $p) (local.get $e))
+      (local.set $vsum (f32x4.add (local.get $vsum) (local.get $e)))
+      (local.set $p (i32.add (local.get $p) (i32.const 16)))
+      (br $quads)))
+    (local.set $sum (call $hsum (local.get $vsum)))
+    (block $ones_done (loop $ones
+      (br_if $ones_done (i32.ge_u (local.get $p) (local.get $pend)))
+      (local.set $e (call $exp4 (f32x4.sub (v128.load32_splat (local.get $p)) (local.get $vm))))
+      (f32.store (local.get $p) (f32x4.extract_lane 0 (local.get $e)))
+      (local.set $sum (f32.add (local.get $sum) (f32x4.extract_lane 0 (local.get $e))))
+      (local.set $p (i32.add (local.get $p) (i32.const 4)))
+      (br $ones)))
+    (f32.div (f32.const 1) (local.get $sum)))
+
+  ;; Pass 3 for 32 columns of the head, `col` bytes into the cache rows:
+  ;; out[0, 32) = inv * sum over p of sc[p] * v[p][col..]. 8 accumulators
+  ;; (wasm locals start at zero), two cache lines of each value row.
+  (func $weigh8 (param $out i32) (param $end i32) (param $segs i32) (param $nsegs i32) (param $col i32)
+    (param $stride i32) (param $sc i32) (param $inv v128)
+    (local $s i32) (local $sp i32) (local $start i32) (local $n i32) (local $r i32) (local $p i32) (local $pend i32)
+    (local $pv v128) (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128)
+    (local $a4 v128) (local $a5 v128) (local $a6 v128) (local $a7 v128)
+    (local.set $s (i32.const 0))
+    (block $segs_done (loop $segs_loop
+      (br_if $segs_done (i32.ge_u (local.get $s) (local.get $nsegs)))
+      (local.set $sp (i32.add (local.get $segs) (i32.shl (local.get $s) (i32.const 4))))
+      (local.set $start (i32.load offset=8 (local.get $sp)))
+      (local.set $n (call $min (i32.load offset=12 (local.get $sp)) (i32.sub (local.get $end) (local.get $start))))
+      (br_if $segs_done (i32.le_s (local.get $n) (i32.const 0)))
+      (local.set $r (i32.add (i32.load offset=4 (local.get $sp)) (local.get $col)))
+      (local.set $p (i32.add (local.get $sc) (i32.shl (local.get $start) (i32.const 2))))
+      (local.set $pend (i32.add (local.get $p) (i32.shl (local.get $n) (i32.const 2))))
+      (loop $positions
+        (local.set $pv (v128.load32_splat (local.get $p)))
+        (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (local.get $pv) (v128.load (local.get $r)))))
+        (local.set $a1 (f32x4.add (local.get $a1) (f32x4.mul (local.get $pv) (v128.load offset=16 (local.get $r)))))
+        (local.set $a2 (f32x4.add (local.get $a2) (f32x4.mul (local.get $pv) (v128.load offset=32 (local.get $r)))))
+        (local.set $a3 (f32x4.add (local.get $a3) (f32x4.mul (local.get $pv) (v128.load offset=48 (local.get $r)))))
+        (local.set $a4 (f32x4.add (local.get $a4) (f32x4.mul (local.get $pv) (v128.load offset=64 (local.get $r)))))
+        (local.set $a5 (f32x4.add (local.get $a5) (f32x4.mul (local.get $pv) (v128.load offset=80 (local.get $r)))))
+        (local.set $a6 (f32x4.add (local.get $a6) (f32x4.mul (local.get $pv) (v128.load offset=96 (local.get $r)))))
+        (local.set $a7 (f32x4.add (local.get $a7) (f32x4.mul (local.get $pv) (v128.load offset=112 (local.get $r)))))
+        (local.set $r (i32.add (local.get $r) (local.get $stride)))
+        (local.set $p (i32.add (local.get $p) (i32.const 4)))
+        (br_if $positions (i32.lt_u (local.get $p) (local.get $pend))))
+      (local.set $s (i32.add (local.get $s) (i32.const 1)))
+      (br $segs_loop)))
+    (v128.store (local.get $out) (f32x4.mul (local.get $a0) (local.get $inv)))
+    (v128.store offset=16 (local.get $out) (f32x4.mul (local.get $a1) (local.get $inv)))
+    (v128.store offset=32 (local.get $out) (f32x4.mul (local.get $a2) (local.get $inv)))
+    (v128.store offset=48 (local.get $out) (f32x4.mul (local.get $a3) (local.get $inv)))
+    (v128.store offset=64 (local.get $out) (f32x4.mul (local.get $a4) (local.get $inv)))
+    (v128.store offset=80 (local.get $out) (f32x4.mul (local.get $a5) (local.get $inv)))
+    (v128.store offset=96 (local.get $out) (f32x4.mul (local.get $a6) (local.get $inv)))
+    (v128.store offset=112 (local.get $out) (f32x4.mul (local.get $a7) (local.get $inv))))
+
+  ;; Pass 3 for 4 columns (what is left of a head after the 32-column blocks).
+  (func $weigh1 (param $out i32) (param $end i32) (param $segs i32) (param $nsegs i32) (param $col i32)
+    (param $stride i32) (param $sc i32) (param $inv v128)
+    (local $s i32) (local $sp i32) (local $start i32) (local $n i32) (local $r i32) (local $p i32) (local $pend i32)
+    (local $a0 v128)
+    (local.set $s (i32.const 0))
+    (block $segs_done (loop $segs_loop
+      (br_if $segs_done (i32.ge_u (local.get $s) (local.get $nsegs)))
+      (local.set $sp (i32.add (local.get $segs) (i32.shl (local.get $s) (i32.const 4))))
+      (local.set $start (i32.load offset=8 (local.get $sp)))
+      (local.set $n (call $min (i32.load offset=12 (local.get $sp)) (i32.sub (local.get $end) (local.get $start))))
+      (br_if $segs_done (i32.le_s (local.get $n) (i32.const 0)))
+      (local.set $r (i32.add (i32.load offset=4 (local.get $sp)) (local.get $col)))
+      (local.set $p (i32.add (local.get $sc) (i32.shl (local.get $start) (i32.const 2))))
+      (local.set $pend (i32.add (local.get $p) (i32.shl (local.get $n) (i32.const 2))))
+      (loop $positions
+        (local.set $a0 (f32x4.add (local.get $a0)
+          (f32x4.mul (v128.load32_splat (local.get $p)) (v128.load (local.get $r)))))
+        (local.set $r (i32.add (local.get $r) (local.get $stride)))
+        (local.set $p (i32.add (local.get $p) (i32.const 4)))
+        (br_if $positions (i32.lt_u (local.get $p) (local.get $pend))))
+      (local.set $s (i32.add (local.get $s) (i32.const 1)))
+      (br $segs_loop)))
+    (v128.store (local.get $out) (f32x4.mul (local.get $a0) (local.get $inv))))
+
+  ;; Tasks [t0, t1) of the task table; head_dim = hd (a multiple of 4), cache
+  ;; rows `stride` bytes apart, scale as its f32 bits, scores: this thread's
+  ;; area of at least `end` floats for every task.
+  (func (export "attend") (param $table i32) (param $t0 i32) (param $t1 i32) (param $hd i32) (param $stride i32)
+    (param $scale i32) (param $scores i32)
+    (local $task i32) (local $end i32) (local $segs i32) (local $nsegs i32) (local $kvoff i32) (local $out i32)
+    (local $hb i32) (local $d i32) (local $inv v128)
+    (local.set $hb (i32.shl (local.get $hd) (i32.const 2)))
+    (block $tasks_done (loop $tasks
+      (br_if $tasks_done (i32.ge_u (local.get $t0) (local.get $t1)))
+      (local.set $task (i32.add (local.get $table) (i32.shl (local.get $t0) (i32.const 5))))
+      (local.set $out (i32.load offset=4 (local.get $task)))
+      (local.set $end (i32.load offset=8 (local.get $task)))
+      (local.set $segs (i32.load offset=12 (local.get $task)))
+      (local.set $nsegs (i32.load offset=16 (local.get $task)))
+      (local.set $kvoff (i32.load offset=20 (local.get $task)))
+      (local.set $inv (f32x4.splat (call $softmax (local.get $scores) (local.get $end)
+        (call $scores (i32.load (local.get $task)) (local.get $end) (local.get $segs) (local.get $nsegs) (local.get $kvoff)
+          (local.get $hb) (local.get $stride) (f32x4.splat (f32.reinterpret_i32 (local.get $scale))) (local.get $scores)))))
+      (local.set $d (i32.const 0))
+      (block $wide_done (loop $wide
+        (br_if $wide_done (i32.gt_u (i32.add (local.get $d) (i32.const 128)) (local.get $hb)))
+        (call $weigh8 (i32.add (local.get $out) (local.get $d)) (local.get $end) (local.get $segs) (local.get $nsegs)
+          (i32.add (local.get $kvoff) (local.get $d)) (local.get $stride) (local.get $scores) (local.get $inv))
+        (local.set $d (i32.add (local.get $d) (i32.const 128)))
+        (br $wide)))
+      (block $narrow_done (loop $narrow
+        (br_if $narrow_done (i32.ge_u (local.get $d) (local.get $hb)))
+        (call $weigh1 (i32.add (local.get $out) (local.get $d)) (local.get $end) (local.get $segs) (local.get $nsegs)
+          (i32.add (local.get $kvoff) (local.get $d)) (local.get $stride) (local.get $scores) (local.get $inv))
+        (local.set $d (i32.add (local.get $d) (i32.const 16)))
+        (br $narrow)))
+      (local.set $t0 (i32.add (local.get $t0) (i32.const 1)))
+      (br $tasks))))
 )

@@ -306,6 +306,44 @@ describe("compute pool", () => {
     }
   });
 
+  test("buffers: freed ranges are reused and merged, the top comes down, a memory can be chosen", async () => {
+    const pool = await createComputePool({ threads: 2, memoryBytes: 8 * 65536, scratchBytes: 65536 - 64 });
+    try {
+      const w = pool.allocWeight({ format: "f32", rows: 16, cols: 16 }, ({ data }) => data.fill(0));
+      const a = pool.allocBuffer(1000); // 1024 bytes taken (64-byte aligned)
+      const b = pool.allocBuffer(4096);
+      const c = pool.allocBuffer(64);
+      const at = (x: { f32: Float32Array }): number => x.f32.byteOffset;
+      assert.deepEqual([a.memory, at(b) - at(a), at(c) - at(b)], [0, 1024, 4096]);
+      assert.equal(a.f32.length, 250);
+      a.f32.fill(7);
+      pool.freeBuffer(a);
+      pool.freeBuffer(b);
+      const d = pool.allocBuffer(5120);
+      assert.equal(at(d), at(a), "a and b merged into one range");
+      assert.equal(d.f32[0], 7, "a reused range keeps what was there");
+      pool.freeBuffer(c);
+      pool.freeBuffer(d);
+      assert.equal(at(pool.allocBuffer(8192)), at(a), "freeing the buffers at the top brings it down");
+      // 448 KB per memory: a second buffer of 300 KB needs a new memory
+      assert.equal(pool.allocBuffer(300_000).memory, 0);
+      assert.equal(pool.allocBuffer(300_000).memory, 1);
+      assert.equal(pool.allocBuffer(64, { memory: 1 }).memory, 1);
+      assert.equal(pool.allocBuffer(64).memory, 0, "the first memory with room");
+      const x = randomFloats(rng(9), 16);
+      const out = new Float32Array(16);
+      pool.matmul(x, 1, w, out);
+      assert.deepEqual(out, new Float32Array(16), "the weight below the buffers is untouched");
+      assert.throws(() => pool.freeBuffer(d), /not a live buffer of this compute pool \(freed already\?\)/);
+      assert.throws(() => pool.allocBuffer(6), /bytes must be a positive multiple of 4, got 6/);
+      assert.throws(() => pool.allocBuffer(64, { memory: 2 }), /memory 2 does not exist \(the pool has 2\)/);
+      assert.throws(() => pool.allocBuffer(300_000, { memory: 1 }), /do not fit in what is left of memory 1/);
+      assert.throws(() => pool.allocBuffer(600_000), /600000 bytes do not fit one memory, which holds at most 458752/);
+    } finally {
+      await pool.dispose();
+    }
+  });
+
   test("errors name what was expected and what was found", async () => {
     const w = two.allocWeight({ format: "f32", rows: 4, cols: 8 }, ({ data }) => data.fill(0));
     assert.throws(() => two.matmul(new Float32Array(7), 1, w, new Float32Array(4)), /x must be \[1, 8\] \(8 floats\), got 7/);

@@ -1,20 +1,25 @@
 /**
- * The compute pool: weights in shared WebAssembly memories, the kernels of
- * kernels.wat instantiated on each memory by every thread, and matmuls split
- * by rows across workers and the calling thread.
+ * The compute pool: weights and buffers (a KV cache) in shared WebAssembly
+ * memories, the kernels of kernels.wat instantiated on each memory by every
+ * thread, and matmuls and attention split across workers and the calling
+ * thread.
  *
  * Memory layout of each memory:
  *   [0, 64)                          never used, so a pointer of 0 means "none"
- *   [64, 64 + scratchBytes)          scratch of one call: x, its q8 form, bias, out
- *   [.., top)                        weights, bump-allocated, 64-byte aligned
- * A weight lives entirely in one memory; a new memory starts when the current
- * one cannot take the next weight, so a model over 4 GiB (V8's limit for one
- * wasm32 memory) still loads. Memories only grow, and a shared memory's old
- * buffers stay valid at their old length, so a view made after the growth that
- * covers it never needs re-creating; workers only touch memory from wasm.
+ *   [64, 64 + scratchBytes)          scratch of one call: x, its q8 form, bias, out; attention's tables
+ *   [.., top)                        weights and buffers, 64-byte aligned
+ * Weights and buffers take the first range big enough among those buffers
+ * gave back (freeBuffer), else the top of the memory, which grows; weights are
+ * never freed. A weight or buffer lives entirely in one memory; a new memory
+ * starts when none can take the next one, so a model over 4 GiB (V8's limit
+ * for one wasm32 memory) still loads. Memories only grow, and a shared
+ * memory's old buffers stay valid at their old length, so a view made after
+ * the growth that covers it never needs re-creating; workers only touch memory
+ * from wasm.
  */
 import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
+import { type AttentionSequence, type AttentionShape, checkAttention } from "./attention.js";
 import { MAX_CHUNKS, Op, Slot, claimWord, createControl, runChunks, takeError } from "./control.js";
 import { normalizeF16 } from "./f16.js";
 import { type WeightFormat, type WeightLayout, type WeightSpec, elementBytes, weightLayout } from "./format.js";
@@ -57,6 +62,15 @@ export interface DeviceWeight {
   readonly memory: number;
 }
 
+/** Memory for data that outlives a call (a KV cache), placed in the pool's shared memory. */
+export interface DeviceBuffer {
+  /** Index of the shared memory that holds it. */
+  readonly memory: number;
+  readonly bytes: number;
+  /** The buffer as floats: a view on the pool's memory, valid until freeBuffer. */
+  readonly f32: Float32Array; // [bytes / 4]
+}
+
 export interface ComputePool {
   readonly threads: number;
   /** Shared memories in use (one more each time a weight does not fit the last). */
@@ -93,6 +107,29 @@ export interface ComputePool {
   ): void;
   /** Row `row` of W, widened or dequantized, into out[K] (an embedding lookup from a tied lm_head). */
   readRow(w: DeviceWeight, row: number, out: Float32Array): void;
+  /**
+   * Reserves `bytes` (a multiple of 4) in memory `memory`, or by default in
+   * the first memory with room. Its contents are whatever was there: memory
+   * fresh from the system reads as zeros, a range another buffer gave back
+   * holds that buffer's data.
+   */
+  allocBuffer(bytes: number, options?: { memory?: number }): DeviceBuffer;
+  /** Gives a buffer's range back for later buffers; its view must not be used afterwards. */
+  freeBuffer(buffer: DeviceBuffer): void;
+  /**
+   * Causal attention (see attention.ts): for each sequence's queries, rows of
+   * q [rows, heads*head_dim], softmax(scale * q.k) over the cached positions
+   * up to the query's own weights the cached values, into the same rows of
+   * out. The segments' keys and values must be views of buffers from
+   * allocBuffer; the sequences whose cache is in one memory run as one job
+   * there, split by (query, head) across the threads. Synchronous.
+   */
+  attention(
+    q: Float32Array, // [rows, heads*head_dim]
+    out: Float32Array, // [rows, heads*head_dim]
+    shape: AttentionShape,
+    sequences: readonly AttentionSequence[],
+  ): void;
   /** Stops the workers and drops the memories; the pool cannot be used afterwards. */
   dispose(): Promise<void>;
 }
@@ -111,16 +148,36 @@ interface Placement {
   readonly host: HostWeight; // views on the memory, for readRow
 }
 
+/** A range of a memory: [offset, offset + bytes). */
+interface Range {
+  offset: number;
+  bytes: number;
+}
+
 /** One shared memory and what lives in it. */
 interface Arena {
   readonly index: number;
   readonly memory: WasmMemory;
   readonly kernels: KernelExports; // instantiated on this memory for the calling thread
   readonly scratch: Float32Array; // [scratchBytes / 4] at SCRATCH_OFFSET
+  readonly scratchInts: Int32Array; // the same bytes, for attention's tables
   readonly maxBytes: number;
   pages: number;
-  top: number; // first free byte
+  top: number; // first byte above every weight and buffer
+  /** Ranges below `top` that buffers gave back, by offset, none adjacent to another or to top. */
+  readonly free: Range[];
 }
+
+/** Where a buffer lives. */
+interface BufferPlacement {
+  readonly arena: Arena;
+  readonly offset: number;
+  readonly bytes: number; // rounded up to ALIGN
+}
+
+/** Bytes of one attention task record and one segment record (see `attend` in kernels.wat). */
+const TASK_BYTES = 32;
+const SEGMENT_BYTES = 16;
 
 const SCRATCH_OFFSET = 64;
 const ALIGN = 64;
@@ -172,6 +229,10 @@ export async function startPool(options: PoolOptions, workerUrl: URL): Promise<C
   const arenas: Arena[] = [];
   const instances: KernelExports[] = []; // arenas[i].kernels, as runChunks wants them
   const placements = new WeakMap<DeviceWeight, Placement>();
+  const buffers = new WeakMap<DeviceBuffer, BufferPlacement>(); // live buffers only
+  // Every SharedArrayBuffer object a view handed out was made on (a memory
+  // gives a new one after each growth), to find the memory of a view.
+  const viewArenas = new WeakMap<SharedArrayBuffer, Arena>();
   let broken: string | undefined; // why the pool can no longer run jobs
   let disposed = false;
   let generation = 0; // of the last job; GEN in ctl
@@ -201,7 +262,7 @@ export async function startPool(options: PoolOptions, workerUrl: URL): Promise<C
     Atomics.store(ctl, Slot.CLAIM, claimWord(generation, chunks));
     Atomics.store(ctl, Slot.GEN, generation);
     if (Atomics.load(ctl, Slot.SLEEPERS) > 0) Atomics.notify(ctl, Slot.GEN);
-    runChunks(ctl, instances, generation, "calling thread");
+    runChunks(ctl, instances, generation, "calling thread", 0);
     awaitChunks(chunks);
     const error = takeError(ctl);
     if (error !== undefined) throw new Error(error);
@@ -239,9 +300,11 @@ export async function startPool(options: PoolOptions, workerUrl: URL): Promise<C
       memory,
       kernels: instantiate(module, memory),
       scratch: new Float32Array(memory.buffer, SCRATCH_OFFSET, scratchBytes / 4),
+      scratchInts: new Int32Array(memory.buffer, SCRATCH_OFFSET, scratchBytes / 4),
       maxBytes: maxPages * PAGE_BYTES,
       pages,
       top: weightsStart,
+      free: [],
     };
     arenas.push(arena);
     instances.push(arena.kernels);
@@ -283,14 +346,8 @@ export async function startPool(options: PoolOptions, workerUrl: URL): Promise<C
       );
     }
     const last = arenas.at(-1);
-    const arena = last && align(last.top, ALIGN) + bytes <= last.maxBytes ? last : newArena();
-    const offset = align(arena.top, ALIGN);
-    arena.top = offset + bytes;
-    const pages = Math.ceil(arena.top / PAGE_BYTES);
-    if (pages > arena.pages) {
-      arena.memory.grow(pages - arena.pages);
-      arena.pages = pages;
-    }
+    const arena = last && fits(last, bytes) ? last : newArena();
+    const offset = place(arena, bytes);
     const buffer = arena.memory.buffer;
     const data = new Uint8Array(buffer, offset, layout.dataBytes);
     const scales = layout.format === "q8" ? new Float32Array(buffer, offset + scaleAt, layout.scaleCount) : undefined;
@@ -308,6 +365,208 @@ export async function startPool(options: PoolOptions, workerUrl: URL): Promise<C
     if (scales) host.scales = scales;
     placements.set(weight, { arena, layout, offset, scaleOffset: scales ? offset + scaleAt : 0, shift, host });
     return weight;
+  }
+
+  /** Whether `bytes` fit in a free range of the arena or above its top. */
+  function fits(arena: Arena, bytes: number): boolean {
+    const size = align(bytes, ALIGN);
+    return arena.free.some((r) => r.bytes >= size) || arena.top + size <= arena.maxBytes;
+  }
+
+  /** Takes `bytes` (rounded up to ALIGN) of an arena that fits them: the first free range big enough, else the top. */
+  function place(arena: Arena, bytes: number): number {
+    const size = align(bytes, ALIGN);
+    const i = arena.free.findIndex((r) => r.bytes >= size);
+    if (i >= 0) {
+      const range = arena.free[i]!;
+      const offset = range.offset;
+      range.offset += size;
+      range.bytes -= size;
+      if (range.bytes === 0) arena.free.splice(i, 1);
+      return offset;
+    }
+    const offset = arena.top;
+    arena.top = offset + size;
+    const pages = Math.ceil(arena.top / PAGE_BYTES);
+    if (pages > arena.pages) {
+      arena.memory.grow(pages - arena.pages);
+      arena.pages = pages;
+    }
+    return offset;
+  }
+
+  /** Gives [offset, offset + size) back: merged with the free ranges beside it, or lowering top. */
+  function release(arena: Arena, offset: number, size: number): void {
+    const free = arena.free;
+    let i = 0;
+    while (i < free.length && free[i]!.offset < offset) i++;
+    const before = free[i - 1];
+    const after = free[i];
+    let range: Range;
+    if (before && before.offset + before.bytes === offset) {
+      before.bytes += size;
+      range = before;
+      i--;
+    } else {
+      range = { offset, bytes: size };
+      free.splice(i, 0, range);
+    }
+    if (after && range.offset + range.bytes === after.offset) {
+      range.bytes += after.bytes;
+      free.splice(i + 1, 1);
+    }
+    if (range.offset + range.bytes === arena.top) {
+      arena.top = range.offset;
+      free.splice(i, 1);
+    }
+  }
+
+  function allocBuffer(bytes: number, options: { memory?: number } = {}): DeviceBuffer {
+    usable();
+    if (!Number.isSafeInteger(bytes) || bytes <= 0 || bytes % 4 !== 0) {
+      throw new Error(`allocBuffer: bytes must be a positive multiple of 4, got ${bytes}`);
+    }
+    const capacity = maxPages * PAGE_BYTES - weightsStart;
+    if (bytes > capacity) {
+      throw new Error(`allocBuffer: ${bytes} bytes do not fit one memory, which holds at most ${capacity} (PoolOptions.memoryBytes = ${memoryBytes}, less the scratch)`);
+    }
+    let arena: Arena | undefined;
+    if (options.memory !== undefined) {
+      arena = arenas[options.memory];
+      if (!arena) throw new Error(`allocBuffer: memory ${options.memory} does not exist (the pool has ${arenas.length})`);
+      if (!fits(arena, bytes)) throw new Error(`allocBuffer: ${bytes} bytes do not fit in what is left of memory ${options.memory}`);
+    } else {
+      arena = arenas.find((a) => fits(a, bytes)) ?? newArena();
+    }
+    const offset = place(arena, bytes);
+    const view = new Float32Array(arena.memory.buffer, offset, bytes / 4);
+    viewArenas.set(view.buffer as SharedArrayBuffer, arena);
+    const buffer: DeviceBuffer = Object.freeze({ memory: arena.index, bytes, f32: view });
+    buffers.set(buffer, { arena, offset, bytes: align(bytes, ALIGN) });
+    return buffer;
+  }
+
+  function freeBuffer(buffer: DeviceBuffer): void {
+    usable();
+    const p = buffers.get(buffer);
+    if (!p) throw new Error(`freeBuffer: this ${buffer.bytes}-byte buffer is not a live buffer of this compute pool (freed already?)`);
+    buffers.delete(buffer);
+    release(p.arena, p.offset, p.bytes);
+  }
+
+  function attention(
+    q: Float32Array, // [rows, heads*head_dim]
+    out: Float32Array, // [rows, heads*head_dim]
+    shape: AttentionShape,
+    sequences: readonly AttentionSequence[],
+  ): void {
+    usable();
+    checkAttention(q, out, shape, sequences);
+    // The sequences of each memory, with the byte address of every segment's first key and value row.
+    const groups = new Map<Arena, { seq: AttentionSequence; keys: number[]; values: number[] }[]>();
+    const rowBytes = shape.kvHeads * shape.headDim * 4;
+    sequences.forEach((seq, i) => {
+      let arena: Arena | undefined;
+      const keys: number[] = [];
+      const values: number[] = [];
+      for (const [j, seg] of seq.segments.entries()) {
+        for (const view of [seg.keys, seg.values]) {
+          const a = viewArenas.get(view.buffer as SharedArrayBuffer);
+          if (!a) throw new Error(`attention: sequence ${i}, segment ${j}: keys and values must be views of buffers from this pool's allocBuffer`);
+          if (arena && a !== arena) throw new Error(`attention: sequence ${i}: its segments are in memories ${arena.index} and ${a.index}; one sequence's cache must be in one memory`);
+          arena = a;
+        }
+        keys.push(seg.keys.byteOffset + seg.row * rowBytes);
+        values.push(seg.values.byteOffset + seg.row * rowBytes);
+      }
+      const list = groups.get(arena!) ?? [];
+      list.push({ seq, keys, values });
+      groups.set(arena!, list);
+    });
+    for (const [arena, list] of groups) attend(arena, q, out, shape, list);
+  }
+
+  /** One attention job: the sequences whose cache is in `arena`, their q rows copied into its scratch. */
+  function attend(
+    arena: Arena,
+    q: Float32Array, // [rows, heads*head_dim]
+    out: Float32Array, // [rows, heads*head_dim]
+    shape: AttentionShape,
+    list: readonly { seq: AttentionSequence; keys: readonly number[]; values: readonly number[] }[],
+  ): void {
+    const { heads, kvHeads, headDim } = shape;
+    const qDim = heads * headDim;
+    const group = heads / kvHeads;
+    let rows = 0;
+    let segments = 0;
+    let longest = 0;
+    for (const { seq } of list) {
+      rows += seq.count;
+      segments += seq.segments.length;
+      longest = Math.max(longest, seq.first + seq.count);
+    }
+    const tasks = rows * heads;
+    // scratch: q [rows, qDim] | out [rows, qDim] | segment tables | task table | scores [threads, longest]
+    const qAt = SCRATCH_OFFSET;
+    const outAt = align(qAt + rows * qDim * 4, ALIGN);
+    const segAt = align(outAt + rows * qDim * 4, ALIGN);
+    const taskAt = align(segAt + segments * SEGMENT_BYTES, ALIGN);
+    const scoresAt = align(taskAt + tasks * TASK_BYTES, ALIGN);
+    const scoresStride = align(longest * 4, ALIGN);
+    const need = scoresAt + threads * scoresStride - SCRATCH_OFFSET;
+    if (need > scratchBytes) {
+      throw new Error(`attention: ${rows} queries over up to ${longest} positions need ${need} bytes of scratch; PoolOptions.scratchBytes is ${scratchBytes}`);
+    }
+    const ints = arena.scratchInts;
+    const at = (byte: number): number => (byte - SCRATCH_OFFSET) / 4;
+    let row = 0;
+    let seg = segAt;
+    let task = taskAt;
+    for (const { seq, keys, values } of list) {
+      arena.scratch.set(q.subarray(seq.row * qDim, (seq.row + seq.count) * qDim), at(qAt) + row * qDim);
+      const table = seg;
+      for (const [j, s] of seq.segments.entries()) {
+        const e = at(seg);
+        ints[e] = keys[j]!;
+        ints[e + 1] = values[j]!;
+        ints[e + 2] = s.start;
+        ints[e + 3] = s.count;
+        seg += SEGMENT_BYTES;
+      }
+      // The last query first: it attends to the most positions, and the longest tasks should be claimed first.
+      for (let i = seq.count - 1; i >= 0; i--) {
+        for (let h = 0; h < heads; h++) {
+          const e = at(task);
+          const head = ((row + i) * qDim + h * headDim) * 4;
+          ints[e] = qAt + head;
+          ints[e + 1] = outAt + head;
+          ints[e + 2] = seq.first + i + 1;
+          ints[e + 3] = table;
+          ints[e + 4] = seq.segments.length;
+          ints[e + 5] = Math.floor(h / group) * headDim * 4;
+          task += TASK_BYTES;
+        }
+      }
+      row += seq.count;
+    }
+    const chunk = Math.max(Math.ceil(tasks / MAX_CHUNKS), Math.ceil(tasks / (threads * 8)));
+    Atomics.store(ctl, Slot.MEMORY, arena.index);
+    ctl[Slot.TABLE] = taskAt;
+    ctl[Slot.N] = tasks;
+    ctl[Slot.CHUNK] = chunk;
+    ctl[Slot.CHUNKS] = Math.ceil(tasks / chunk);
+    ctl[Slot.HEAD_DIM] = headDim;
+    ctl[Slot.KV_STRIDE] = kvHeads * headDim * 4;
+    ctl[Slot.SCALE] = f32Bits(shape.scale);
+    ctl[Slot.SCORES] = scoresAt;
+    ctl[Slot.SCORES_STRIDE] = scoresStride;
+    execute(Op.ATTEND);
+    row = 0;
+    for (const { seq } of list) {
+      const from = at(outAt) + row * qDim;
+      out.set(arena.scratch.subarray(from, from + seq.count * qDim), seq.row * qDim);
+      row += seq.count;
+    }
   }
 
   function placed(w: DeviceWeight): Placement {
@@ -431,16 +690,28 @@ export async function startPool(options: PoolOptions, workerUrl: URL): Promise<C
     quantizeWeight,
     matmul,
     readRow,
+    allocBuffer,
+    freeBuffer,
+    attention,
     dispose,
   };
 }
 
-/** Starts `count` workers and waits until each is in its job loop; any failure to start rejects. */
-async function startWorkers(count: number, url: URL, init: WorkerInit): Promise<Worker[]> {
+/** The bits of x rounded to f32, as an int32 (how a float travels in the control block). */
+function f32Bits(x: number): number {
+  F32_BITS[0] = x;
+  return I32_BITS[0]!;
+}
+const F32_BITS = new Float32Array(1);
+const I32_BITS = new Int32Array(F32_BITS.buffer);
+
+/** Starts `count` workers (threads 1 .. count) and waits until each is in its job loop; any failure to start rejects. */
+async function startWorkers(count: number, url: URL, init: Omit<WorkerInit, "thread">): Promise<Worker[]> {
   const workers: Worker[] = [];
   const ready: Promise<void>[] = [];
   for (let i = 0; i < count; i++) {
-    const worker = new Worker(url, { workerData: init, name: `oar-compute-${i + 1}` });
+    const workerData: WorkerInit = { ...init, thread: i + 1 };
+    const worker = new Worker(url, { workerData, name: `oar-compute-${i + 1}` });
     workers.push(worker);
     ready.push(
       new Promise<void>((resolve, reject) => {

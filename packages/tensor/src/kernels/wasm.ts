@@ -48,6 +48,8 @@ export interface KernelExports {
     x: number, xs: number, m: number, w: number, s: number, k: number, bs: number, sub: number,
     n0: number, n1: number, out: number, ldo: number, bias: number,
   ): void;
+  /** Attention tasks [t0, t1) of the table at `table`; scale is the f32's bits; scores: this thread's area. */
+  attend(table: number, t0: number, t1: number, headDim: number, kvStride: number, scale: number, scores: number): void;
 }
 
 /** Compiles dist/kernels/kernels.wasm, which the package's build assembles from kernels.wat. */

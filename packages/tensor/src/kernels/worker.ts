@@ -10,6 +10,8 @@ export interface WorkerInit {
   control: SharedArrayBuffer;
   generation: number;
   spinMicros: number;
+  /** This worker's thread number: 1, 2, ... (the calling thread is 0). */
+  thread: number;
 }
 
 const init = workerData as WorkerInit;
@@ -22,6 +24,6 @@ serve({
   generation: init.generation,
   spinMicros: init.spinMicros,
   attach: attachPosted(parentPort, init.module),
-  run: (ctl, instances, generation) => runChunks(ctl, instances, generation, name),
+  run: (ctl, instances, generation) => runChunks(ctl, instances, generation, name, init.thread),
   name,
 });
