@@ -1,68 +1,37 @@
-import type { KvSegment } from "./kv-cache.js";
+import type { AttentionSequence, AttentionShape, ComputePool } from "@oar/tensor";
+import type { KvCache, SequenceCache } from "./kv-cache.js";
 
-export interface AttentionShape {
-  readonly heads: number;
-  readonly kvHeads: number;
-  readonly headDim: number;
-  readonly scale: number;
+/** One sequence's rows in a step: `count` new tokens, after the positions its cache already holds. */
+export interface StepRows {
+  readonly cache: SequenceCache;
+  readonly count: number;
 }
 
 /**
- * Causal attention of `count` new queries of one sequence, at positions
- * first..first+count-1, over its cached keys and values (which already hold
- * the new positions). q and out are [.., heads*head_dim]; rows qRow.. of q
- * are read and the same rows of out written. `scores` is scratch of at least
- * first+count floats.
+ * The attention of one layer for a whole step: appends each sequence's new
+ * keys and values (rows of k and v, sequences one after another) to its
+ * cache, then runs the pool's attention kernel over the cache in place, every
+ * sequence's queries in one job. Returns [rows, heads*head_dim].
  */
-export function attendSequence(
-  q: Float32Array,
-  out: Float32Array,
-  qRow: number,
-  count: number,
-  first: number,
-  segments: readonly KvSegment[],
+export function attendStep(
+  pool: ComputePool,
+  cache: KvCache,
+  layer: number,
+  step: readonly StepRows[],
+  q: Float32Array, // [rows, heads*head_dim], after rope
+  k: Float32Array, // [rows, kv_heads*head_dim], after rope
+  v: Float32Array, // [rows, kv_heads*head_dim]
   shape: AttentionShape,
-  scores: Float32Array,
-): void {
-  const { heads, kvHeads, headDim, scale } = shape;
-  const group = heads / kvHeads;
-  const qDim = heads * headDim;
-  const kvDim = kvHeads * headDim;
-  for (let i = 0; i < count; i++) {
-    const end = first + i + 1; // causal: positions [0, end)
-    const qBase = (qRow + i) * qDim;
-    for (let h = 0; h < heads; h++) {
-      const qOff = qBase + h * headDim;
-      const kvOff = Math.floor(h / group) * headDim;
-      let max = -Infinity;
-      for (const seg of segments) {
-        const n = Math.min(seg.count, end - seg.start);
-        for (let j = 0; j < n; j++) {
-          const kOff = (seg.row + j) * kvDim + kvOff;
-          let dot = 0;
-          for (let d = 0; d < headDim; d++) dot += q[qOff + d]! * seg.keys[kOff + d]!;
-          const s = dot * scale;
-          scores[seg.start + j] = s;
-          if (s > max) max = s;
-        }
-      }
-      let sum = 0;
-      for (let p = 0; p < end; p++) {
-        const e = Math.exp(scores[p]! - max);
-        scores[p] = e;
-        sum += e;
-      }
-      const inv = 1 / sum;
-      const oOff = qBase + h * headDim;
-      for (let d = 0; d < headDim; d++) out[oOff + d] = 0;
-      for (const seg of segments) {
-        const n = Math.min(seg.count, end - seg.start);
-        for (let j = 0; j < n; j++) {
-          const p = scores[seg.start + j]! * inv;
-          const vOff = (seg.row + j) * kvDim + kvOff;
-          for (let d = 0; d < headDim; d++) out[oOff + d] += p * seg.values[vOff + d]!;
-        }
-      }
-    }
+): Float32Array {
+  const out = new Float32Array(q.length);
+  const sequences: AttentionSequence[] = [];
+  let row = 0;
+  for (const s of step) {
+    const first = s.cache.length;
+    cache.write(s.cache, layer, first, s.count, k, v, row);
+    sequences.push({ row, count: s.count, first, segments: cache.segments(s.cache, layer, first + s.count) });
+    row += s.count;
   }
+  pool.attention(q, out, shape, sequences);
+  return out;
 }

@@ -1,6 +1,6 @@
 import type { ComputePool, DeviceWeight } from "@oar/tensor";
 import type { AttentionOptions, Linear, Ops, RopeOptions, Site } from "../ops.js";
-import { attendSequence } from "./attention.js";
+import { attendStep } from "./attention.js";
 import type { KvCache, SequenceCache } from "./kv-cache.js";
 
 /** An activation of the eager backend: `rows` tokens of `cols` features. */
@@ -171,19 +171,8 @@ export class EagerOps implements Ops<EagerValue, EagerWeight> {
   }
 
   attention(q: EagerValue, k: EagerValue, v: EagerValue, options: AttentionOptions): EagerValue {
-    const out = new Float32Array(q.rows * options.heads * options.headDim);
-    let row = 0;
-    let longest = 0;
-    for (const s of this.step) longest = Math.max(longest, s.cache.length + s.tokens.length);
-    const scores = new Float32Array(longest);
-    for (const s of this.step) {
-      const n = s.tokens.length;
-      const first = s.cache.length;
-      this.cache.write(s.cache, options.layer, first, n, k.data, v.data, row);
-      const segments = this.cache.segments(s.cache, options.layer, first + n);
-      attendSequence(q.data, out, row, n, first, segments, options, scores);
-      row += n;
-    }
+    const rows = this.step.map((s) => ({ cache: s.cache, count: s.tokens.length }));
+    const out = attendStep(this.pool, this.cache, options.layer, rows, q.data, k.data, v.data, options);
     return { rows: q.rows, cols: options.heads * options.headDim, data: out };
   }
 

@@ -1,19 +1,14 @@
 /**
- * KV caches of the eager model. Attention reads a sequence's cached keys and
- * values as a list of segments, runs of consecutive positions stored
- * contiguously, so one attention loop serves both layouts: a dense cache is
- * one segment per layer, a paged cache one segment per block, read in place.
+ * KV caches of the eager model, held in the compute pool's shared memory so
+ * that the attention kernel reads them in place on every thread. Attention
+ * reads a sequence's cached keys and values as a list of segments, runs of
+ * consecutive positions stored contiguously, so one kernel serves both
+ * layouts: a dense cache is one segment per layer, a paged cache one segment
+ * per block.
  */
+import type { ComputePool, DeviceBuffer, KvSegment } from "@oar/tensor";
 
-/** Consecutive cached positions [start, start+count) of one layer, rows of kv_heads*head_dim floats. */
-export interface KvSegment {
-  readonly keys: Float32Array; // [.., kv_heads*head_dim]
-  readonly values: Float32Array; // [.., kv_heads*head_dim]
-  /** Row in keys/values of position `start`. */
-  readonly row: number;
-  readonly start: number;
-  readonly count: number;
-}
+export type { KvSegment } from "@oar/tensor";
 
 /** One sequence's cache. `length` counts positions written in every layer. */
 export interface SequenceCache {
@@ -31,9 +26,9 @@ export interface KvCache {
   canAllocate(positions: number): boolean;
   /** Makes room for positions [seq.length, seq.length + count) in every layer; throws if the cache cannot. */
   reserve(seq: SequenceCache, count: number): void;
-  /** Writes `count` rows of keys and values [count, kvDim] of `layer` at positions from `start`. */
+  /** Writes rows srcRow.. of keys and values [.., kvDim] into `layer` at positions [start, start + count). */
   write(seq: SequenceCache, layer: number, start: number, count: number, keys: Float32Array, values: Float32Array, srcRow: number): void;
-  /** Segments covering positions [0, end) of `layer`. */
+  /** Segments covering positions [0, end) of `layer`, views of the pool's memory. */
   segments(seq: SequenceCache, layer: number, end: number): KvSegment[];
   /** Bytes of key/value storage allocated now. */
   bytesAllocated(): number;
@@ -45,14 +40,20 @@ export interface CacheShape {
   readonly maxPositions: number;
 }
 
+/** A dense sequence's buffer starts with room for this many positions. */
+const DENSE_FIRST_CHUNK = 64;
+
 /**
- * One growable buffer per sequence and layer (doubling, capped at
- * maxPositions), so memory follows the positions a sequence holds.
+ * One buffer per sequence, [layers, 2 (keys, values), capacity, kvDim], that
+ * grows in chunks (the first of 64 positions, then doubling, capped at
+ * maxPositions) by moving to a larger buffer, so memory follows the positions
+ * a sequence holds and each layer stays one segment.
  */
-export function denseKvCache(shape: CacheShape): KvCache {
+export function denseKvCache(pool: ComputePool, shape: CacheShape): KvCache {
   interface Dense extends SequenceCache {
     capacity: number;
-    keys: Float32Array[]; // per layer [capacity, kvDim]
+    buffer: DeviceBuffer | null; // [layers, 2, capacity, kvDim]
+    keys: Float32Array[]; // per layer [capacity, kvDim], views of buffer
     values: Float32Array[]; // per layer [capacity, kvDim]
   }
   const { layers, kvDim, maxPositions } = shape;
@@ -66,12 +67,14 @@ export function denseKvCache(shape: CacheShape): KvCache {
     kind: "dense",
     kvDim,
     create() {
-      const seq: Dense = { id: nextId++, length: 0, capacity: 0, keys: [], values: [] };
+      const seq: Dense = { id: nextId++, length: 0, capacity: 0, buffer: null, keys: [], values: [] };
       live.add(seq);
       return seq;
     },
-    release(seq) {
-      live.delete(asDense(seq));
+    release(s) {
+      const seq = asDense(s);
+      if (seq.buffer !== null) pool.freeBuffer(seq.buffer);
+      live.delete(seq);
     },
     canAllocate(positions) {
       return positions <= maxPositions;
@@ -83,17 +86,25 @@ export function denseKvCache(shape: CacheShape): KvCache {
         throw new Error(`sequence of ${need} positions exceeds the model's ${maxPositions}`);
       }
       if (need <= seq.capacity) return;
-      const capacity = Math.min(maxPositions, Math.max(need, 2 * seq.capacity, 16));
+      const capacity = Math.min(maxPositions, Math.max(need, 2 * seq.capacity, DENSE_FIRST_CHUNK));
+      const plane = capacity * kvDim; // floats of one layer's keys (or values)
+      const buffer = pool.allocBuffer(layers * 2 * plane * 4);
+      const keys: Float32Array[] = [];
+      const values: Float32Array[] = [];
       for (let l = 0; l < layers; l++) {
-        const k = new Float32Array(capacity * kvDim);
-        const v = new Float32Array(capacity * kvDim);
-        if (seq.capacity > 0) {
+        const k = buffer.f32.subarray(2 * l * plane, (2 * l + 1) * plane);
+        const v = buffer.f32.subarray((2 * l + 1) * plane, (2 * l + 2) * plane);
+        if (seq.length > 0) {
           k.set(seq.keys[l]!.subarray(0, seq.length * kvDim));
           v.set(seq.values[l]!.subarray(0, seq.length * kvDim));
         }
-        seq.keys[l] = k;
-        seq.values[l] = v;
+        keys.push(k);
+        values.push(v);
       }
+      if (seq.buffer !== null) pool.freeBuffer(seq.buffer);
+      seq.buffer = buffer;
+      seq.keys = keys;
+      seq.values = values;
       seq.capacity = capacity;
     },
     write(s, layer, start, count, keys, values, srcRow) {
@@ -108,7 +119,7 @@ export function denseKvCache(shape: CacheShape): KvCache {
     },
     bytesAllocated() {
       let n = 0;
-      for (const seq of live) n += seq.capacity * kvDim * 4 * 2 * layers;
+      for (const seq of live) n += seq.buffer?.bytes ?? 0;
       return n;
     },
   };
@@ -121,20 +132,24 @@ export interface PagedShape extends CacheShape {
 
 /**
  * Block attention's cache: fixed-size blocks of `blockSize` positions drawn
- * from one pool per layer, and a block table per sequence. A sequence takes
- * blocks as its positions arrive, so memory follows the tokens held, not
- * batch x max_length.
+ * from one pool, and a block table per sequence. Each layer's blocks are one
+ * buffer [2 (keys, values), numBlocks * blockSize, kvDim], so a layer may sit
+ * in any of the compute pool's memories. A sequence takes blocks as its
+ * positions arrive, so the memory touched follows the tokens held, not
+ * batch x max_length; attention reads the blocks in place.
  */
-export function pagedKvCache(shape: PagedShape): KvCache {
+export function pagedKvCache(pool: ComputePool, shape: PagedShape): KvCache {
   interface Paged extends SequenceCache {
     table: number[];
   }
   const { layers, kvDim, maxPositions, blockSize, numBlocks } = shape;
+  const plane = numBlocks * blockSize * kvDim; // floats of one layer's keys (or values)
   const keys: Float32Array[] = []; // per layer [numBlocks*blockSize, kvDim]
   const values: Float32Array[] = []; // per layer [numBlocks*blockSize, kvDim]
   for (let l = 0; l < layers; l++) {
-    keys.push(new Float32Array(numBlocks * blockSize * kvDim));
-    values.push(new Float32Array(numBlocks * blockSize * kvDim));
+    const buffer = pool.allocBuffer(2 * plane * 4);
+    keys.push(buffer.f32.subarray(0, plane));
+    values.push(buffer.f32.subarray(plane));
   }
   // Lowest block ids first, so a short run touches only the start of the pool.
   const free: number[] = [];
@@ -175,14 +190,16 @@ export function pagedKvCache(shape: PagedShape): KvCache {
     },
     write(s, layer, start, count, k, v, srcRow) {
       const seq = asPaged(s);
-      for (let i = 0; i < count; i++) {
-        const pos = start + i;
+      // Block by block: the positions of one block are consecutive rows.
+      for (let pos = start; pos < start + count; ) {
         const block = seq.table[Math.floor(pos / blockSize)];
         if (block === undefined) throw new Error(`write past reserved positions (${pos})`);
+        const n = Math.min(blockSize - (pos % blockSize), start + count - pos);
         const dst = (block * blockSize + (pos % blockSize)) * kvDim;
-        const src = (srcRow + i) * kvDim;
-        keys[layer]!.set(k.subarray(src, src + kvDim), dst);
-        values[layer]!.set(v.subarray(src, src + kvDim), dst);
+        const src = (srcRow + pos - start) * kvDim;
+        keys[layer]!.set(k.subarray(src, src + n * kvDim), dst);
+        values[layer]!.set(v.subarray(src, src + n * kvDim), dst);
+        pos += n;
       }
     },
     segments(s, layer, end) {

@@ -205,8 +205,8 @@ export async function loadEagerModel(dir: string, options: EagerModelOptions = {
     const cacheOptions = options.cache ?? { kind: "dense" };
     const cache =
       cacheOptions.kind === "dense"
-        ? denseKvCache(shape)
-        : pagedKvCache({
+        ? denseKvCache(pool, shape)
+        : pagedKvCache(pool, {
             ...shape,
             blockSize: cacheOptions.blockSize,
             numBlocks: cacheOptions.numBlocks ?? 8 * Math.ceil(maxPositions / cacheOptions.blockSize),
