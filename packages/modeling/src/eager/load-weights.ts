@@ -6,8 +6,11 @@ import type { EagerWeight } from "./backend.js";
 /** How the eager model stores its matrices. */
 export type WeightStorage =
   | { readonly format: "f32" | "bf16" | "f16" }
-  /** Weight-only int8 with one f32 scale per `blockSize` inputs (blockSize = in: per channel). */
-  | { readonly format: "q8"; readonly blockSize: number };
+  /**
+   * Weight-only int8 with one f32 scale per `blockSize` inputs, or per output
+   * channel ("channel": one scale per row, as PaddleNLP's weight_only_int8).
+   */
+  | { readonly format: "q8"; readonly blockSize: number | "channel" };
 
 /** A change to a weight before it is stored: merged LoRA, for one. */
 export type WeightEdit = (name: string, weight: Float32Array /* [out, in], edited in place */, shape: readonly number[]) => void;
@@ -71,11 +74,13 @@ function loadMatrix(p: ParamSpec, source: TensorSource, pool: ComputePool, stora
 export function storeMatrix(pool: ComputePool, f32: Float32Array, rows: number, cols: number, storage: WeightStorage): DeviceWeight {
   const format: WeightFormat = storage.format;
   switch (storage.format) {
-    case "q8":
+    case "q8": {
       // The int8 kernels need whole blocks of a multiple of 8 along K; a matrix whose width has none
       // (stories260K's 172-wide down_proj) stays in f32 rather than failing the whole load.
-      if (cols % storage.blockSize !== 0) return storeMatrix(pool, f32, rows, cols, { format: "f32" });
-      return pool.quantizeWeight(rows, cols, storage.blockSize, (row, o) => o.set(f32.subarray(row * cols, (row + 1) * cols)));
+      const blockSize = storage.blockSize === "channel" ? cols : storage.blockSize;
+      if (cols % blockSize !== 0 || blockSize % 8 !== 0) return storeMatrix(pool, f32, rows, cols, { format: "f32" });
+      return pool.quantizeWeight(rows, cols, blockSize, (row, o) => o.set(f32.subarray(row * cols, (row + 1) * cols)));
+    }
     case "f32":
     case "bf16":
     case "f16": {

@@ -137,23 +137,34 @@ test("tiny Qwen2 and Llama load from f32, bf16 and f16 checkpoints and agree wit
   }
 });
 
-test("int8 weight storage reports its agreement with f32", async () => {
-  const dir = cachedTinyModel({ arch: "qwen2", preset: "tiny", dtype: "f32" });
-  const ids = [9707, 11, 1879, 0, 576, 3974, 13876, 38835, 34208, 916, 279, 15678];
-  const f32 = await loadEagerModel(dir, { storage: { format: "f32" } });
-  const ref = await fullLogits(f32, ids);
-  await f32.dispose();
-  for (const blockSize of [32, 64]) {
-    const q8 = await loadEagerModel(dir, { storage: { format: "q8", blockSize } });
-    try {
-      const logits = await fullLogits(q8, ids);
-      const err = maxRelativeError(logits, ref);
-      let same = 0;
-      for (let p = 0; p < ids.length; p++) if (argmax(logits, p * q8.vocabSize, q8.vocabSize) === argmax(ref, p * q8.vocabSize, q8.vocabSize)) same++;
-      console.log(`int8 (block ${blockSize}) vs f32 on tiny Qwen2: max relative logit error ${err.toExponential(2)}, top-1 agreement ${same}/${ids.length}`);
-      assert.ok(err < 5e-2, `relative error ${err}`);
-    } finally {
-      await q8.dispose();
+/** Top-1 agreement over every position, and the largest logit error relative to the f32 logits' largest magnitude. */
+function agreement(logits: Float32Array, ref: Float32Array, vocab: number): { same: number; err: number } {
+  let same = 0;
+  for (let p = 0; p < ref.length / vocab; p++) if (argmax(logits, p * vocab, vocab) === argmax(ref, p * vocab, vocab)) same++;
+  return { same, err: maxRelativeError(logits, ref) };
+}
+
+test("int8 weight storage, per channel and in blocks, reports its agreement with f32 over 64 teacher-forced positions", async () => {
+  const models: [string, string, number[]][] = [
+    ["tiny Qwen2", cachedTinyModel({ arch: "qwen2", preset: "tiny", dtype: "f32" }), Array.from({ length: 64 }, (_, i) => (i * 7919 + 13) % 151643)],
+  ];
+  if (!("missing" in stories)) models.push(["stories260K", stories.dir, [...stories.promptIds, ...stories.greedyNewIds].slice(0, 64)]);
+  for (const [name, dir, ids] of models) {
+    const f32 = await loadEagerModel(dir, { storage: { format: "f32" } });
+    const ref = await fullLogits(f32, ids);
+    await f32.dispose();
+    for (const blockSize of [32, 64, "channel"] as const) {
+      const q8 = await loadEagerModel(dir, { storage: { format: "q8", blockSize } });
+      try {
+        const { same, err } = agreement(await fullLogits(q8, ids), ref, q8.vocabSize);
+        const what = blockSize === "channel" ? "per channel" : `blocks of ${blockSize}`;
+        console.log(`int8 (${what}) vs f32 on ${name}: top-1 agreement ${same}/${ids.length}, max relative logit error ${err.toExponential(2)}`);
+        // Measured: 58-61 of 64 and 0.05-0.2 (stories260K's rows of 64 weights lose the most to int8).
+        assert.ok(err < 0.25, `${name}, ${what}: relative error ${err}`);
+        assert.ok(same >= 54, `${name}, ${what}: top-1 agreement ${same}/${ids.length}`);
+      } finally {
+        await q8.dispose();
+      }
     }
   }
 });
