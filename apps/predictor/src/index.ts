@@ -38,7 +38,6 @@ export {
   loadDynamicModel,
   loadFlagAdapters,
   loadStaticPredictorModel,
-  q8BlockSize,
   readExportedSettings,
   type ExportedSettings,
   type LoadNeeds,

@@ -5,7 +5,7 @@ import * as path from "node:path";
 import { after, describe, it } from "node:test";
 import type { DecoderConfig } from "@oar/modeling";
 import { parsePredictorFlags } from "./flags.js";
-import { checkModelDir, checkStaticFlags, dynamicStorage, INFERENCE_MANIFEST, q8BlockSize, readExportedSettings } from "./model.js";
+import { checkModelDir, checkStaticFlags, dynamicStorage, INFERENCE_MANIFEST, readExportedSettings } from "./model.js";
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), "oar-predictor-model-"));
 after(() => fs.rmSync(root, { recursive: true, force: true }));
@@ -40,10 +40,9 @@ describe("dynamic storage", () => {
     assert.deepEqual(dynamicStorage({ dtype: "float16", quantType: "" }, config()), { format: "f16" });
   });
 
-  it("quantizes to int8 blocks of 32 where the widths allow, smaller otherwise", () => {
-    assert.deepEqual(dynamicStorage({ dtype: null, quantType: "weight_only_int8" }, config()), { format: "q8", blockSize: 32 });
-    assert.equal(q8BlockSize(config({ hiddenSize: 48, intermediateSize: 96, numHeads: 3, headDim: 16 })), 16);
-    assert.throws(() => q8BlockSize(config({ hiddenSize: 12 })), /not all multiples of 8/);
+  it("quantizes to int8 with one scale per output channel, as PaddleNLP's weight_only_int8", () => {
+    assert.deepEqual(dynamicStorage({ dtype: null, quantType: "weight_only_int8" }, config()), { format: "q8", blockSize: "channel" });
+    assert.deepEqual(dynamicStorage({ dtype: "float32", quantType: "weight_only_int8" }, config()), { format: "q8", blockSize: "channel" });
   });
 
   it("sends int4 and a8w8 to export-model and static mode", () => {

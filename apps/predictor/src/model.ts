@@ -169,7 +169,10 @@ export function loadFlagAdapters(flags: PredictorFlags, config: DecoderConfig): 
 export function dynamicStorage(flags: Pick<PredictorFlags, "dtype" | "quantType">, config: DecoderConfig): WeightStorage {
   switch (flags.quantType) {
     case "weight_only_int8":
-      return { format: "q8", blockSize: q8BlockSize(config) };
+      // One scale per output channel, as PaddleNLP's weight_only_int8; on this CPU it is also faster than
+      // blocks of 32 (the int8 kernels' bound on Qwen2-0.5B: 25.3 against 21.6 tokens/s). A matrix whose
+      // width is not a multiple of 8 stays in f32.
+      return { format: "q8", blockSize: "channel" };
     case "":
       return flags.dtype === null ? defaultStorage(config) : { format: dtypeFormat(flags.dtype) };
     case "weight_only_int4":
@@ -191,20 +194,6 @@ function dtypeFormat(dtype: DtypeFlag): "f32" | "f16" | "bf16" {
     default:
       return assertNever(dtype);
   }
-}
-
-/**
- * One int8 scale per 32 inputs, as llama.cpp's Q8_0, when every matrix's
- * input width allows it (it must divide hidden, intermediate and attention
- * widths); smaller blocks of 16 or 8 otherwise.
- */
-export function q8BlockSize(config: DecoderConfig): number {
-  const widths = [config.hiddenSize, config.intermediateSize, config.numHeads * config.headDim];
-  const block = [32, 16, 8].find((b) => widths.every((w) => w % b === 0));
-  if (block === undefined) {
-    throw new UsageError(`--quant_type weight_only_int8: the model's matrix widths (${widths.join(", ")}) are not all multiples of 8, which int8 blocks need`);
-  }
-  return block;
 }
 
 /**
@@ -234,7 +223,11 @@ export async function loadDynamicModel(
   const model = await loadEagerModel(flags.modelDir, options);
   const parts = [
     `${config.architecture}, ${config.numLayers} layers`,
-    storage.format === "q8" ? `int8 weights (blocks of ${storage.blockSize})` : `${storage.format} weights`,
+    storage.format !== "q8"
+      ? `${storage.format} weights`
+      : storage.blockSize === "channel"
+        ? "int8 weights (one scale per output channel)"
+        : `int8 weights (blocks of ${storage.blockSize})`,
     cache.kind === "paged" ? `block attention (${cache.blockSize} positions a block, ${cache.numBlocks} blocks)` : "dense KV cache",
   ];
   if (hasLora) parts.push(`LoRA from ${flags.loraPaths.join(", ")} (${flags.loraMerge ? "merged" : "unmerged"})`);
