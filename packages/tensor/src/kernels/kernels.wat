@@ -1111,4 +1111,25 @@
         (br $narrow)))
       (local.set $t0 (i32.add (local.get $t0) (i32.const 1)))
       (br $tasks))))
+
+  ;; ---- elementwise, on the calling thread -----------------------------------
+
+  ;; out[i] = x[i] * sigmoid(x[i]) = x[i] / (1 + exp(-x[i])) for i < n; out may be x.
+  (func (export "silu") (param $x i32) (param $out i32) (param $n i32)
+    (local $i i32) (local $end i32) (local $v v128)
+    (local.set $end (i32.shl (local.get $n) (i32.const 2)))
+    (block $quads_done (loop $quads
+      (br_if $quads_done (i32.gt_u (i32.add (local.get $i) (i32.const 16)) (local.get $end)))
+      (local.set $v (v128.load (i32.add (local.get $x) (local.get $i))))
+      (v128.store (i32.add (local.get $out) (local.get $i))
+        (f32x4.div (local.get $v) (f32x4.add (f32x4.splat (f32.const 1)) (call $exp4 (f32x4.neg (local.get $v))))))
+      (local.set $i (i32.add (local.get $i) (i32.const 16)))
+      (br $quads)))
+    (block $ones_done (loop $ones
+      (br_if $ones_done (i32.ge_u (local.get $i) (local.get $end)))
+      (local.set $v (v128.load32_splat (i32.add (local.get $x) (local.get $i))))
+      (f32.store (i32.add (local.get $out) (local.get $i)) (f32x4.extract_lane 0
+        (f32x4.div (local.get $v) (f32x4.add (f32x4.splat (f32.const 1)) (call $exp4 (f32x4.neg (local.get $v)))))))
+      (local.set $i (i32.add (local.get $i) (i32.const 4)))
+      (br $ones))))
 )

@@ -344,6 +344,23 @@ describe("compute pool", () => {
     }
   });
 
+  test("silu matches x / (1 + exp(-x)) within 4 ulps, at any length and at the extremes", () => {
+    const random = rng(10);
+    for (const n of [1, 3, 4, 7, 4864]) {
+      const x = randomFloats(random, n, 12);
+      if (n > 10) x.set([0, -0, 1e-30, -1e-30, 87, -87, 100, -100, 1e4, -1e4]);
+      const out = new Float32Array(n);
+      two.silu(x, out);
+      for (let i = 0; i < n; i++) {
+        const want = x[i]! / (1 + Math.exp(-x[i]!));
+        // below -87, exp(-x) is clamped to exp(88): silu is then x / 1.6e38 instead of closer still to 0
+        const tolerance = x[i]! < -87 ? Math.abs(x[i]!) * 1e-38 : 4 * 2 ** -23 * Math.abs(want);
+        assert.ok(Math.abs(out[i]! - want) <= tolerance, `silu(${x[i]}) = ${out[i]}, expected ${want}`);
+      }
+    }
+    assert.throws(() => two.silu(new Float32Array(4), new Float32Array(3)), /out must have x's 4 floats, got 3/);
+  });
+
   test("errors name what was expected and what was found", async () => {
     const w = two.allocWeight({ format: "f32", rows: 4, cols: 8 }, ({ data }) => data.fill(0));
     assert.throws(() => two.matmul(new Float32Array(7), 1, w, new Float32Array(4)), /x must be \[1, 8\] \(8 floats\), got 7/);

@@ -34,6 +34,7 @@ import {
   sharedMemory,
 } from "./wasm.js";
 import type { AttachMessage } from "./serve.js";
+import { warmUp } from "./warm-up.js";
 import type { WorkerInit } from "./worker.js";
 
 export interface PoolOptions {
@@ -130,6 +131,8 @@ export interface ComputePool {
     shape: AttentionShape,
     sequences: readonly AttentionSequence[],
   ): void;
+  /** out = x * sigmoid(x), elementwise, on the calling thread (out may be x). */
+  silu(x: Float32Array, out: Float32Array): void;
   /** Stops the workers and drops the memories; the pool cannot be used afterwards. */
   dispose(): Promise<void>;
 }
@@ -222,6 +225,7 @@ export async function startPool(options: PoolOptions, workerUrl: URL): Promise<C
   }
 
   const module = await compileKernels();
+  warmUp(module);
   const control = createControl();
   const ctl = new Int32Array(control);
   const workers = await startWorkers(threads - 1, workerUrl, { module, control, generation: 0, spinMicros });
@@ -569,6 +573,19 @@ export async function startPool(options: PoolOptions, workerUrl: URL): Promise<C
     }
   }
 
+  function silu(x: Float32Array, out: Float32Array): void {
+    usable();
+    if (out.length !== x.length) throw new Error(`silu: out must have x's ${x.length} floats, got ${out.length}`);
+    const arena = arenas[0] ?? newArena();
+    const piece = scratchBytes / 4;
+    for (let i = 0; i < x.length; i += piece) {
+      const n = Math.min(piece, x.length - i);
+      arena.scratch.set(x.subarray(i, i + n));
+      arena.kernels.silu(SCRATCH_OFFSET, SCRATCH_OFFSET, n);
+      out.set(arena.scratch.subarray(0, n), i);
+    }
+  }
+
   function placed(w: DeviceWeight): Placement {
     const p = placements.get(w);
     if (!p) throw new Error(`this ${w.format} [${w.rows}, ${w.cols}] weight was not allocated by this compute pool`);
@@ -693,6 +710,7 @@ export async function startPool(options: PoolOptions, workerUrl: URL): Promise<C
     allocBuffer,
     freeBuffer,
     attention,
+    silu,
     dispose,
   };
 }

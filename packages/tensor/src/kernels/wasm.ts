@@ -50,6 +50,7 @@ export interface KernelExports {
   ): void;
   /** Attention tasks [t0, t1) of the table at `table`; scale is the f32's bits; scores: this thread's area. */
   attend(table: number, t0: number, t1: number, headDim: number, kvStride: number, scale: number, scores: number): void;
+  silu(x: number, out: number, n: number): void;
 }
 
 /** Compiles dist/kernels/kernels.wasm, which the package's build assembles from kernels.wat. */
