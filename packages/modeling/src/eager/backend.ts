@@ -139,10 +139,7 @@ export class EagerOps implements Ops<EagerValue, EagerWeight> {
 
   silu(x: EagerValue): EagerValue {
     const out = new Float32Array(x.data.length);
-    for (let i = 0; i < out.length; i++) {
-      const v = x.data[i]!;
-      out[i] = v / (1 + Math.exp(-v));
-    }
+    this.pool.silu(x.data, out);
     return { rows: x.rows, cols: x.cols, data: out };
   }
 

@@ -118,10 +118,11 @@ export class EagerModel implements CausalLM {
     const ops = new EagerOps(this.pool, this.cache, this.rope, stepSeqs);
     const logits = decoderForward(ops, this.config, this.weights);
     for (const s of stepSeqs) s.cache.length += s.tokens.length;
+    // Views of the step's own logits array (fresh each step), not copies: a row is 151936 floats for Qwen2.
     const out: Float32Array[] = [];
     let row = 0;
     for (const s of stepSeqs) {
-      out.push(logits.data.slice(row * this.vocabSize, (row + s.logits) * this.vocabSize));
+      out.push(logits.data.subarray(row * this.vocabSize, (row + s.logits) * this.vocabSize));
       row += s.logits;
     }
     return out;
