@@ -1,4 +1,6 @@
 import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as path from "node:path";
 import { after, describe, it } from "node:test";
 import { cachedTinyModel, stories260K } from "@oar/make-tiny-model";
 import { loadEagerModel } from "@oar/modeling";
@@ -50,6 +52,47 @@ describe("static greedy tokens equal the eager model's", () => {
       } finally {
         await model.dispose();
       }
+    });
+  }
+});
+
+describe("graphs of other KV interfaces and dtypes", () => {
+  it("a graph declared with io \"present\" (the present fetched, its new positions kept) gives the same tokens", async () => {
+    const source = await exports.dir(tiny("qwen2"), { inferenceModel: true });
+    const dir = exports.scratch("io-present");
+    fs.cpSync(source, dir, { recursive: true });
+    const file = path.join(dir, "oar_inference.json");
+    const m = JSON.parse(fs.readFileSync(file, "utf8")) as { kv_cache: Record<string, unknown> };
+    Object.assign(m.kv_cache, { io: "present", new_key: null, new_value: null });
+    fs.writeFileSync(file, JSON.stringify(m));
+    const [reference, present] = [await loadStaticModel(source), await loadStaticModel(dir, { kvChunk: 4 })];
+    try {
+      assert.deepEqual(await greedyTokens(present, PROMPT, NEW), await greedyTokens(reference, PROMPT, NEW));
+    } finally {
+      await reference.dispose();
+      await present.dispose();
+    }
+  });
+
+  for (const [what, options] of [
+    ["dense", {}],
+    ["block attention", { blockAttn: true, blockSize: 4 }],
+  ] as const) {
+    it(`a float16 graph keeps a float16 cache and agrees with float32 to 16-bit precision (${what})`, async () => {
+      const ids = [9707, 11, 1879, 0, 576, 3974];
+      const logitsOf = async (dtype: "float32" | "float16") => {
+        const model = await loadStaticModel(await exports.dir(tiny("llama"), { dtype, ...options }));
+        try {
+          const seq = model.createSequence();
+          await model.forward([{ seq, tokens: ids.slice(0, 4) }]);
+          const [logits] = await model.forward([{ seq, tokens: ids.slice(4), logits: 2 }]);
+          return logits!;
+        } finally {
+          await model.dispose();
+        }
+      };
+      const err = maxRelativeError(await logitsOf("float16"), await logitsOf("float32"));
+      assert.ok(err < 2e-2, `relative error ${err}`);
     });
   }
 });
