@@ -53,10 +53,19 @@ export async function exportDir(
   const modelDir = checkpointDir(preset);
   const name = `${options.weights}-${options.fused ? "fused" : "unfused"}-${exportDigest}`;
   const target = path.join(cacheRoot(), "bench-exports", path.basename(modelDir), name);
-  return cachedPath(target, async (work) => {
+  const dir = await cachedPath(target, async (work) => {
     options.onProgress?.(`exporting ${preset} ${options.weights} ${options.fused ? "fused" : "unfused"} to ${target}`);
     await exportModel({ modelDir, outputDir: work, quantType: quantTypeOf(options.weights), inferenceModel: options.fused });
   });
+  removeStale(path.dirname(target), `${options.weights}-${options.fused ? "fused" : "unfused"}-`, name);
+  return dir;
+}
+
+/** Removes the exports an older exporter made for the same graph (they are never reused, and weigh gigabytes). */
+function removeStale(parent: string, prefix: string, keep: string): void {
+  for (const entry of fs.readdirSync(parent)) {
+    if (entry.startsWith(prefix) && entry !== keep) fs.rmSync(path.join(parent, entry), { recursive: true, force: true });
+  }
 }
 
 /** The graph files of an inference directory (model.onnx and its external data). */

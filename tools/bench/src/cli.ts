@@ -27,7 +27,7 @@ the memory-bandwidth roofline on the qwen2-0.5b and qwen2-1.5b presets.
   --out DIR            where results.md, results.json, decode.svg and README-section.md go
                        (default: docs/bench for a full run, else a directory in the cache)
   --max-wait S         seconds to wait for other processes to leave the CPUs before each
-                       measurement (default 120; --quick 0)
+                       measurement (default 120; --quick 30)
   --list               print the configurations that would run, and exit
   --help               this text
 

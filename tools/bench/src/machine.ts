@@ -29,28 +29,31 @@ export function loadAverage(): readonly [number, number, number] {
   return [a!, b!, c!];
 }
 
-/**
- * Threads of other processes running or ready to run right now: the median,
- * over `samples` looks `intervalMs` apart, of /proc/loadavg's running count
- * minus this process's own reading thread. Called while the bench itself is
- * idle (between measurements), so whatever it counts is someone else's work;
- * the load average cannot tell, as it still holds the bench's own last
- * minute. null where /proc/loadavg does not exist.
- */
-export async function othersRunning(samples = 9, intervalMs = 100): Promise<number | null> {
-  const counts: number[] = [];
-  for (let i = 0; i < samples; i++) {
-    let text: string;
-    try {
-      text = fs.readFileSync("/proc/loadavg", "utf8");
-    } catch {
-      return null;
-    }
-    const running = Number(/ (\d+)\/\d+ /.exec(text)?.[1] ?? NaN);
-    if (!Number.isFinite(running)) return null;
-    counts.push(Math.max(0, running - 1));
-    await sleep(intervalMs);
+/** Busy and total jiffies over all CPUs, from /proc/stat's first line; null without /proc. */
+function cpuTimes(): { busy: number; total: number } | null {
+  let line: string;
+  try {
+    line = fs.readFileSync("/proc/stat", "utf8").split("\n")[0]!;
+  } catch {
+    return null;
   }
-  counts.sort((a, b) => a - b);
-  return counts[Math.floor(counts.length / 2)]!;
+  // cpu user nice system idle iowait irq softirq steal ...
+  const f = line.trim().split(/\s+/).slice(1).map(Number);
+  const total = f.slice(0, 8).reduce((a, b) => a + b, 0);
+  return { busy: total - f[3]! - f[4]!, total };
+}
+
+/**
+ * How many CPUs other processes kept busy over the last `ms`
+ * milliseconds (0 to the core count), from /proc/stat. Called while the
+ * bench itself is idle (between measurements), so what it counts is
+ * someone else's work; the load average cannot tell, as it still holds the
+ * bench's own last minute. null where /proc/stat does not exist.
+ */
+export async function othersBusyCores(ms = 1000): Promise<number | null> {
+  const a = cpuTimes();
+  await sleep(ms);
+  const b = cpuTimes();
+  if (a === null || b === null || b.total === a.total) return null;
+  return ((b.busy - a.busy) / (b.total - a.total)) * os.availableParallelism();
 }

@@ -8,7 +8,8 @@
  */
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
-import { type Bandwidth, measureBandwidth } from "./bandwidth/probe.js";
+import { bandwidthFor, mergeProbes, probeBandwidth } from "./bandwidth/curve.js";
+import type { Bandwidth } from "./bandwidth/probe.js";
 import { cacheRoot } from "./cache.js";
 import { type CliOptions, USAGE, parseCli } from "./cli.js";
 import { BENCH_PRESETS, type Configuration } from "./configs.js";
@@ -16,7 +17,7 @@ import { describeMachine, loadAverage } from "./machine.js";
 import { type Plan, everyConfiguration, fullPlan, positionsFor, quickPlan, selectConfigurations } from "./plan.js";
 import { isPrepared, prepare } from "./prepare.js";
 import { type BenchResults, summarize } from "./results.js";
-import { runRounds } from "./rounds.js";
+import { runRounds, waitForIdle } from "./rounds.js";
 import { evaluateTargets } from "./targets.js";
 import { packageVersions } from "./versions.js";
 import { writeOutputs } from "./report/write.js";
@@ -48,9 +49,11 @@ function defaultOutDir(plan: Plan, isDefault: boolean): string {
   return path.join(cacheRoot(), "bench-results", `${plan.name}-${stamp}`);
 }
 
-async function probe(label: string): Promise<Bandwidth> {
-  const b = await measureBandwidth();
-  log(`bandwidth (${label}): best ${(b.bestBytesPerS / 1e9).toFixed(1)} GB/s, median ${(b.medianBytesPerS / 1e9).toFixed(1)} GB/s, ${b.threads} threads`);
+/** One bandwidth probe of every size, once the CPUs are free (or maxWaitS has passed). */
+async function probe(label: string, maxWaitS: number): Promise<Bandwidth[]> {
+  await waitForIdle(maxWaitS, log);
+  const b = probeBandwidth();
+  log(`bandwidth (${label}): ${b.map((p) => `${(p.bufferBytes / 2 ** 20).toFixed(0)} MiB ${(p.bestBytesPerS / 1e9).toFixed(1)}`).join(", ")} GB/s`);
   return b;
 }
 
@@ -90,17 +93,21 @@ async function main(): Promise<void> {
   for (const p of prepared) if (!isPrepared(p)) log(p.problem);
   const ready = prepared.filter(isPrepared);
 
-  const before = await probe("before");
+  const maxWaitS = options.maxWaitS ?? (plan.name === "quick" ? 30 : 120);
+  const probes = [await probe("before", maxWaitS)];
   const measured = await runRounds(ready, {
     runs: plan.runs,
     workload: plan.workload,
     positions: positionsFor(plan.workload),
-    maxWaitS: options.maxWaitS ?? (plan.name === "quick" ? 0 : 120),
+    maxWaitS,
     timeoutS: 900,
     log,
+    betweenRounds: async () => {
+      probes.push(await probe("between rounds", maxWaitS));
+    },
   });
-  const after = await probe("after");
-  const best = Math.max(before.bestBytesPerS, after.bestBytesPerS);
+  probes.push(await probe("after", maxWaitS));
+  const curve = mergeProbes(probes);
 
   const configurations = prepared.map((p) =>
     isPrepared(p)
@@ -110,10 +117,10 @@ async function main(): Promise<void> {
           artifactBytes: p.bytes,
           weightBytesPerToken: p.weightBytesPerToken,
           samples: measured.samples.get(p.configuration.id) ?? [],
-          bandwidthBytesPerS: best,
+          bandwidthBytesPerS: bandwidthFor(curve, p.weightBytesPerToken),
           problem: measured.problems.get(p.configuration.id) ?? null,
         })
-      : summarize({ configuration: p.configuration, artifact: null, artifactBytes: null, weightBytesPerToken: null, samples: [], bandwidthBytesPerS: best, problem: p.problem }),
+      : summarize({ configuration: p.configuration, artifact: null, artifactBytes: null, weightBytesPerToken: null, samples: [], bandwidthBytesPerS: null, problem: p.problem }),
   );
   const results: BenchResults = {
     date: new Date().toISOString(),
@@ -121,12 +128,7 @@ async function main(): Promise<void> {
     runs: plan.runs,
     workload: plan.workload,
     machine,
-    bandwidth: {
-      bestBytesPerS: best,
-      medianBytesPerS: Math.min(before.medianBytesPerS, after.medianBytesPerS),
-      probes: [before.bestBytesPerS, after.bestBytesPerS],
-      threads: before.threads,
-    },
+    bandwidth: { curve, threads: probes[0]![0]!.threads, probes: probes.length },
     loadAverage: { start: loadStart, end: loadAverage() },
     versions: packageVersions(),
     durationS: (performance.now() - started) / 1000,

@@ -1,5 +1,6 @@
 /** What a run found: per configuration, its samples and their medians, and the run's setting. */
 import { type BenchPreset, type Configuration, type Engine, type WeightClass, describeEngine, weightClass } from "./configs.js";
+import type { BandwidthPoint } from "./bandwidth/curve.js";
 import type { Machine } from "./machine.js";
 import type { Sample, Workload } from "./workload.js";
 
@@ -15,8 +16,8 @@ export interface Medians {
 }
 
 export interface MeasuredSample extends Sample {
-  /** Threads of other processes running just before this measurement (machine.othersRunning). */
-  readonly othersRunning: number | null;
+  /** Cores other processes kept busy in the second before this measurement (machine.othersBusyCores). */
+  readonly othersBusyCores: number | null;
 }
 
 export interface ConfigurationResult {
@@ -35,6 +36,8 @@ export interface ConfigurationResult {
   readonly median: Medians | null;
   /** Slowest and fastest batch-1 decode. */
   readonly decodeRange: readonly [number, number] | null;
+  /** The read bandwidth its roofline is set from: the probe nearest its weight bytes (bandwidth/curve.ts). */
+  readonly rooflineBandwidthBytesPerS: number | null;
   /** bandwidth / weightBytesPerToken: batch-1 decode cannot go faster. */
   readonly rooflineTokensPerS: number | null;
   /** median decode / roofline. */
@@ -57,12 +60,24 @@ export interface BenchResults {
   readonly runs: number;
   readonly workload: Workload;
   readonly machine: Machine;
-  readonly bandwidth: { readonly bestBytesPerS: number; readonly medianBytesPerS: number; readonly probes: readonly number[]; readonly threads: number };
+  readonly bandwidth: {
+    /** Per probed buffer size: the best rate of all probes, and the lowest median. */
+    readonly curve: readonly BandwidthPoint[];
+    readonly threads: number;
+    /** Probes run (before, between and after the rounds). */
+    readonly probes: number;
+  };
   readonly loadAverage: { readonly start: readonly number[]; readonly end: readonly number[] };
   readonly versions: Readonly<Record<string, string>>;
   readonly durationS: number;
   readonly configurations: readonly ConfigurationResult[];
   readonly targets: readonly TargetResult[];
+}
+
+/** The rate past the caches: the largest buffer probed. */
+export function dramBandwidth(r: BenchResults): BandwidthPoint {
+  const curve = r.bandwidth.curve;
+  return curve[curve.length - 1]!;
 }
 
 export function median(xs: readonly number[]): number {
@@ -82,7 +97,7 @@ export function summarize(options: {
   readonly artifactBytes: number | null;
   readonly weightBytesPerToken: number | null;
   readonly samples: readonly MeasuredSample[];
-  readonly bandwidthBytesPerS: number;
+  readonly bandwidthBytesPerS: number | null;
   readonly problem: string | null;
 }): ConfigurationResult {
   const { configuration: c, samples } = options;
@@ -98,7 +113,8 @@ export function summarize(options: {
           batchDecode: medianOrNull(samples.map((s) => s.batchDecode)),
           peakRssBytes: median(samples.map((s) => s.peakRssBytes)),
         };
-  const roofline = options.weightBytesPerToken === null ? null : options.bandwidthBytesPerS / options.weightBytesPerToken;
+  const bandwidth = options.bandwidthBytesPerS;
+  const roofline = options.weightBytesPerToken === null || bandwidth === null ? null : bandwidth / options.weightBytesPerToken;
   const decodes = samples.map((s) => s.decode);
   return {
     id: c.id,
@@ -112,6 +128,7 @@ export function summarize(options: {
     samples,
     median: m,
     decodeRange: decodes.length === 0 ? null : [Math.min(...decodes), Math.max(...decodes)],
+    rooflineBandwidthBytesPerS: roofline === null ? null : bandwidth,
     rooflineTokensPerS: roofline,
     rooflineFraction: roofline === null || m === null ? null : m.decode / roofline,
     problem: options.problem,

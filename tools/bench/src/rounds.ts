@@ -10,7 +10,7 @@
 import { spawn } from "node:child_process";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
-import { othersRunning } from "./machine.js";
+import { othersBusyCores } from "./machine.js";
 import type { Prepared } from "./prepare.js";
 import { type ChildSpec, SAMPLE_MARKER } from "./protocol.js";
 import type { MeasuredSample } from "./results.js";
@@ -25,6 +25,8 @@ export interface RoundsOptions {
   /** Longest a measurement may take, seconds. */
   readonly timeoutS: number;
   readonly log: (line: string) => void;
+  /** Run after every round but the last (the bench probes the bandwidth there). */
+  readonly betweenRounds: () => Promise<void>;
 }
 
 export interface Measured {
@@ -43,13 +45,15 @@ export async function runRounds(configurations: readonly Prepared[], o: RoundsOp
       const spec: ChildSpec = { configuration: p.configuration, path: p.path, workload: o.workload, positions: o.positions };
       try {
         const sample = await runChild(spec, o.timeoutS);
-        samples.get(id)!.push({ ...sample, othersRunning: others });
-        o.log(`[${round}/${o.runs}] ${id}: ${formatSample(sample)}${others ? `  (${others} other threads were running)` : ""}`);
+        samples.get(id)!.push({ ...sample, othersBusyCores: others });
+        const busy = others !== null && others >= BUSY_CORES ? `  (other processes kept ${others.toFixed(1)} cores busy before it)` : "";
+        o.log(`[${round}/${o.runs}] ${id}: ${formatSample(sample)}${busy}`);
       } catch (error) {
         problems.set(id, (error as Error).message);
         o.log(`[${round}/${o.runs}] ${id}: FAILED, left out of later rounds: ${(error as Error).message}`);
       }
     }
+    if (round < o.runs) await o.betweenRounds();
   }
   return { samples, problems };
 }
@@ -65,15 +69,18 @@ function formatSample(s: Sample): string {
   return parts.join(", ");
 }
 
-/** Other processes' running threads, after waiting up to maxWaitS for none. */
-async function waitForIdle(maxWaitS: number, log: (line: string) => void): Promise<number | null> {
+/** Other processes using this much of the CPUs (in cores) make the bench wait. */
+const BUSY_CORES = 0.2;
+
+/** Cores other processes keep busy, after waiting up to maxWaitS for them to go below BUSY_CORES. */
+export async function waitForIdle(maxWaitS: number, log: (line: string) => void): Promise<number | null> {
   const deadline = performance.now() + maxWaitS * 1000;
-  let others = await othersRunning();
-  if (others !== null && others > 0 && maxWaitS > 0) {
-    log(`  ${others} threads of other processes are running; waiting up to ${maxWaitS} s for the CPUs to be free`);
-    while (others !== null && others > 0 && performance.now() < deadline) {
-      await sleep(5000);
-      others = await othersRunning();
+  let others = await othersBusyCores();
+  if (others !== null && others >= BUSY_CORES && maxWaitS > 0) {
+    log(`  other processes keep ${others.toFixed(1)} cores busy; waiting up to ${maxWaitS} s for the CPUs to be free`);
+    while (others !== null && others >= BUSY_CORES && performance.now() < deadline) {
+      await sleep(4000);
+      others = await othersBusyCores();
     }
   }
   return others;

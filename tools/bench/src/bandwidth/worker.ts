@@ -5,7 +5,7 @@ import { type WasmMemory, type WasmModule, instantiateRead } from "./wasm.js";
 export interface ProbeWorkerData {
   readonly module: WasmModule;
   readonly memory: WasmMemory;
-  /** Byte range of the slice: [start, end). */
+  /** The slice's first region, [start, end); the module reads the others after it. */
   readonly start: number;
   readonly end: number;
 }

@@ -1,13 +1,13 @@
 /** results.md: the machine, the tables per preset, the targets, and how it was measured. */
 import { BENCH_PRESETS, type BenchPreset } from "../configs.js";
-import type { BenchResults, ConfigurationResult } from "../results.js";
+import { type BenchResults, type ConfigurationResult, dramBandwidth } from "../results.js";
 import { fixed, gbps, mib, percent, rate } from "./format.js";
 
 export function machineLine(r: BenchResults): string {
   const m = r.machine;
   return (
     `${r.date.slice(0, 10)} on ${m.cpuModel}, ${m.cores} cores, ${(m.memoryBytes / 2 ** 30).toFixed(1)} GiB memory, ` +
-    `measured read bandwidth ${gbps(r.bandwidth.bestBytesPerS)} (${r.bandwidth.threads} threads)`
+    `measured read bandwidth ${gbps(dramBandwidth(r).bestBytesPerS)} (${r.bandwidth.threads} threads, ${mib(dramBandwidth(r).bytes)} MiB buffer)`
   );
 }
 
@@ -23,7 +23,7 @@ function row(c: ConfigurationResult): string {
     m === null ? "-" : rate(m.prefillLong),
     m === null ? "-" : `**${rate(m.decode)}**${range}`,
     m === null ? "-" : rate(m.batchDecode),
-    rate(c.rooflineTokensPerS),
+    c.rooflineTokensPerS === null ? "-" : `${rate(c.rooflineTokensPerS)} (${fixed(c.rooflineBandwidthBytesPerS! / 1e9, 1)})`,
     percent(c.rooflineFraction),
     m === null ? "-" : mib(m.peakRssBytes),
     mib(c.artifactBytes),
@@ -33,7 +33,7 @@ function row(c: ConfigurationResult): string {
 }
 
 const HEADER =
-  "| configuration | load s | TTFT ms | prefill 32 tok/s | prefill 512 tok/s | decode tok/s (min-max) | decode x8 tok/s | roofline tok/s | of roofline | peak RSS MiB | size MiB | weights MiB/token |\n" +
+  "| configuration | load s | TTFT ms | prefill 32 tok/s | prefill 512 tok/s | decode tok/s (min-max) | decode x8 tok/s | roofline tok/s (GB/s) | of roofline | peak RSS MiB | size MiB | weights MiB/token |\n" +
   "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |";
 
 export function presetTable(r: BenchResults, preset: BenchPreset): string | null {
@@ -51,6 +51,15 @@ export function targetsTable(r: BenchResults): string {
   ].join("\n");
 }
 
+/** How many measurements other processes may have slowed (they kept CPUs busy just before). */
+function busyLine(r: BenchResults): string {
+  const samples = r.configurations.flatMap((c) => c.samples);
+  const busy = samples.filter((s) => (s.othersBusyCores ?? 0) >= 0.2).length;
+  return busy === 0
+    ? `No other process used the CPUs just before any of the ${samples.length} measurements.`
+    : `Other processes kept at least 0.2 of a core busy just before ${busy} of the ${samples.length} measurements (the bench waited for them up to its limit; medians damp the rest).`;
+}
+
 export function resultsMarkdown(r: BenchResults): string {
   const w = r.workload;
   const versions = Object.entries(r.versions)
@@ -62,6 +71,7 @@ export function resultsMarkdown(r: BenchResults): string {
     `Measured ${machineLine(r)}. ${versions}.`,
     `Load average (1, 5, 15 min) ${r.loadAverage.start.map((x) => x.toFixed(2)).join(" ")} at the start, ${r.loadAverage.end.map((x) => x.toFixed(2)).join(" ")} at the end; ` +
       `the run took ${(r.durationS / 60).toFixed(1)} min.`,
+    busyLine(r),
     "",
     `Plan \`${r.plan}\`: ${r.runs} measurements of each configuration, taking turns (A B C A B C ...), each in a fresh process; ` +
       `medians shown. Prompts of ${w.shortPrompt} and ${w.longPrompt} tokens; decode of ${w.decodeTokens} new tokens at batch 1` +
@@ -77,6 +87,16 @@ export function resultsMarkdown(r: BenchResults): string {
     lines.push(`## ${preset}`, "", table, "");
   }
   lines.push("## Targets", "", targetsTable(r), "");
+  lines.push(
+    "## Read bandwidth",
+    "",
+    `${r.bandwidth.threads} threads reading one buffer with 128-bit WebAssembly loads, ${r.bandwidth.probes} probes (before, between and after the rounds); per buffer size, the best trial of all probes and the lowest probe median:`,
+    "",
+    "| buffer MiB | best GB/s | median GB/s |",
+    "| ---: | ---: | ---: |",
+    ...r.bandwidth.curve.map((p) => `| ${mib(p.bytes)} | ${fixed(p.bestBytesPerS / 1e9, 1)} | ${fixed(p.medianBytesPerS / 1e9, 1)} |`),
+    "",
+  );
   const problems = r.configurations.filter((c) => c.problem !== null);
   if (problems.length > 0) {
     lines.push("## Problems", "");
@@ -92,7 +112,7 @@ export function resultsMarkdown(r: BenchResults): string {
     "- **TTFT**: from asking for a completion of the 32-token prompt to its first new token (batch 1).",
     "- **prefill**: prompt tokens / time of the forward pass over the prompt (and the choice of the first token).",
     "- **decode**: new tokens after the first / time after the first, batch 1; **x8**: all 8 sequences' tokens / the time of the decode steps.",
-    "- **roofline**: the measured read bandwidth / the weight bytes read per decoded token (matrices whole, the tied embedding once as the output head, an embedding lookup as nothing): no batch-1 decode can be faster. **of roofline** is the median decode over it.",
+    "- **roofline**: read bandwidth / the weight bytes read per decoded token (matrices whole, the tied embedding once as the output head, an embedding lookup as nothing): no batch-1 decode can be faster. The bandwidth (in brackets) is the best the probe read from a buffer of the size nearest those bytes (see below). **of roofline** is the median decode over it.",
     "- **peak RSS**: the measuring process's peak resident memory (model, caches, runtime, Node itself).",
     "- **size**: the files the configuration loads: checkpoint safetensors (dynamic), model.onnx with its data (static, transformers.js), GGUF (llama.cpp).",
     "- Static and transformers.js rows with the same graph run the same exported model.onnx on the same onnxruntime-node; the difference is the runtime around it.",

@@ -19,7 +19,7 @@ function result(preset: BenchPreset, engine: Engine, decode: number, weightBytes
     batchDecode: d * 5,
     peakRssBytes: 900 * 2 ** 20,
     tokens: [1, 2, 3],
-    othersRunning: 0,
+    othersBusyCores: 0,
   });
   return summarize({
     configuration: configuration(preset, engine),
@@ -39,7 +39,7 @@ function results(configurations: ConfigurationResult[]): BenchResults {
     runs: 3,
     workload: { shortPrompt: 32, longPrompt: 512, decodeTokens: 32, batch: 8, batchDecodeTokens: 16 },
     machine: { cpuModel: "Test CPU <1>", cores: 2, memoryBytes: 8 * 2 ** 30, node: "v20", platform: "linux" },
-    bandwidth: { bestBytesPerS: 20 * GB, medianBytesPerS: 19 * GB, probes: [20 * GB, 19 * GB], threads: 2 },
+    bandwidth: { curve: [{ bytes: 3 * 2 ** 30, bestBytesPerS: 20 * GB, medianBytesPerS: 19 * GB }], threads: 2, probes: 2 },
     loadAverage: { start: [0.1, 0.2, 0.3], end: [1, 1, 1] },
     versions: { node: "v20" },
     durationS: 60,

@@ -5,7 +5,7 @@
  * dashed mark on its row. Plain SVG written here, no dependency.
  */
 import { BENCH_PRESETS, type EngineKind } from "../configs.js";
-import type { BenchResults, ConfigurationResult } from "../results.js";
+import { type BenchResults, type ConfigurationResult, dramBandwidth } from "../results.js";
 import { gbps, rate } from "./format.js";
 import { machineLine } from "./markdown.js";
 
@@ -94,7 +94,7 @@ export function decodeSvg(r: BenchResults): string {
     lx += 24 + name.length * 6.6;
   }
   parts.push(`<line x1="${lx}" y1="${y}" x2="${lx}" y2="${y + 12}" stroke="#000" stroke-width="2" stroke-dasharray="3,2"/>`);
-  parts.push(text(lx + 6, y + 10, `roofline: ${gbps(r.bandwidth.bestBytesPerS)} / weight bytes per token`));
+  parts.push(text(lx + 6, y + 10, `roofline: read bandwidth (${gbps(dramBandwidth(r).bestBytesPerS)} past the caches) / weight bytes per token`));
   y += 24;
   for (const preset of BENCH_PRESETS) {
     const rows = r.configurations.filter((c) => c.preset === preset);
