@@ -50,7 +50,7 @@ export const Slot = {
   OUT: 19,
   LDO: 20,
   BIAS: 21,
-  /** Rows per chunk (a multiple of 4). */
+  /** Rows (attention: tasks) per chunk among the first BIG_CHUNKS chunks (a multiple of 4). */
   CHUNK: 22,
   /** Number of chunks, at most MAX_CHUNKS. */
   CHUNKS: 23,
@@ -66,6 +66,9 @@ export const Slot = {
   /** attention: scores area of thread 0; thread t's is SCORES_STRIDE * t bytes further. */
   SCORES: 29,
   SCORES_STRIDE: 30,
+  /** Chunks of CHUNK rows; the chunks after them have SMALL_CHUNK rows (see chunkRange). */
+  BIG_CHUNKS: 31,
+  SMALL_CHUNK: 32,
 } as const;
 
 export const Op = {
@@ -86,7 +89,7 @@ export const Op = {
 /** The low 16 bits of CLAIM count chunks. */
 export const MAX_CHUNKS = 0xffff;
 
-const CONTROL_INTS = 32;
+const CONTROL_INTS = 36;
 const ERROR_BYTES = 2048;
 
 export function createControl(): SharedArrayBuffer {
@@ -140,6 +143,17 @@ export function takeError(ctl: Int32Array): string | undefined {
 }
 
 /**
+ * Rows [n0, n1) of chunk c: `big` chunks of `chunk` rows, then chunks of
+ * `small` rows up to n. Threads claim chunks in order, so a job ends on its
+ * small chunks, and a thread that finishes early waits for a small chunk of
+ * the other's, not a big one.
+ */
+export function chunkRange(c: number, chunk: number, big: number, small: number, n: number): [number, number] {
+  const n0 = c < big ? c * chunk : big * chunk + (c - big) * small;
+  return [n0, Math.min(n, n0 + (c < big ? chunk : small))];
+}
+
+/**
  * Claims and computes chunks of job `generation` until none are left. A chunk
  * that throws still counts as finished (the caller would wait forever
  * otherwise); the error is recorded and the caller throws it. `thread` (0 for
@@ -158,14 +172,14 @@ export function runChunks(
   const k = ctl[Slot.K]!, bs = ctl[Slot.BS]!, flush = ctl[Slot.FLUSH]!, n = ctl[Slot.N]!;
   const out = ctl[Slot.OUT]!, ldo = ctl[Slot.LDO]!, bias = ctl[Slot.BIAS]!;
   const chunk = ctl[Slot.CHUNK]!, chunks = ctl[Slot.CHUNKS]!, shift = ctl[Slot.SHIFT]!;
+  const big = ctl[Slot.BIG_CHUNKS]!, small = ctl[Slot.SMALL_CHUNK]!;
   const table = ctl[Slot.TABLE]!, headDim = ctl[Slot.HEAD_DIM]!, kvStride = ctl[Slot.KV_STRIDE]!, scale = ctl[Slot.SCALE]!;
   const scores = ctl[Slot.SCORES]! + thread * ctl[Slot.SCORES_STRIDE]!;
   const kernels = instances[ctl[Slot.MEMORY]!];
   for (let c = claimChunk(ctl, generation, chunks); c >= 0; c = claimChunk(ctl, generation, chunks)) {
     try {
       if (!kernels) throw new Error(`no kernels instantiated for memory ${ctl[Slot.MEMORY]}`);
-      const n0 = c * chunk;
-      const n1 = Math.min(n, n0 + chunk);
+      const [n0, n1] = chunkRange(c, chunk, big, small, n);
       switch (op) {
         case Op.GEMV_F32:
           kernels.gemv_f32(x, w, k, n0, n1, out, bias);

@@ -559,6 +559,8 @@ export async function startPool(options: PoolOptions, workerUrl: URL): Promise<C
     ctl[Slot.N] = tasks;
     ctl[Slot.CHUNK] = chunk;
     ctl[Slot.CHUNKS] = Math.ceil(tasks / chunk);
+    ctl[Slot.BIG_CHUNKS] = ctl[Slot.CHUNKS];
+    ctl[Slot.SMALL_CHUNK] = chunk;
     ctl[Slot.HEAD_DIM] = headDim;
     ctl[Slot.KV_STRIDE] = kvHeads * headDim * 4;
     ctl[Slot.SCALE] = f32Bits(shape.scale);
@@ -635,10 +637,12 @@ export async function startPool(options: PoolOptions, workerUrl: URL): Promise<C
       const rows = Math.min(mc, m - m0);
       scratch.set(x.subarray(m0 * k, (m0 + rows) * k), (xAt - SCRATCH_OFFSET) / 4);
       if (q8) arena.kernels.quantize_rows(xAt, rows, k, xqAt, xsAt);
-      const chunk = chunkRows(n, k, rows, format);
+      const { chunk, big, small, chunks } = chunkPlan(n, k, rows, format);
       ctl[Slot.M] = rows;
       ctl[Slot.CHUNK] = chunk;
-      ctl[Slot.CHUNKS] = Math.ceil(n / chunk);
+      ctl[Slot.CHUNKS] = chunks;
+      ctl[Slot.BIG_CHUNKS] = big;
+      ctl[Slot.SMALL_CHUNK] = small;
       execute(rows === 1 ? GEMV[format] : GEMM[format]);
       const o = (outAt - SCRATCH_OFFSET) / 4;
       out.set(scratch.subarray(o, o + rows * n), m0 * n);
@@ -646,14 +650,19 @@ export async function startPool(options: PoolOptions, workerUrl: URL): Promise<C
   }
 
   /**
-   * Rows of W per claimed chunk: a multiple of 4, at least 4 chunks per thread
-   * when W allows, and few enough chunks for CLAIM's 16-bit count.
+   * How W's rows are split into claimed chunks (see chunkRange): chunks of
+   * `chunk` rows (a multiple of 4, at least 4 chunks per thread when W
+   * allows), then, for the last `threads` chunks' worth of rows, chunks a
+   * quarter that size, so the threads finish within a small chunk of each
+   * other; few enough chunks for CLAIM's 16-bit count.
    */
-  function chunkRows(n: number, k: number, m: number, format: WeightFormat): number {
+  function chunkPlan(n: number, k: number, m: number, format: WeightFormat): { chunk: number; big: number; small: number; chunks: number } {
     const byWork = m === 1 ? GEMV_CHUNK_BYTES / (k * elementBytes(format)) : GEMM_CHUNK_MACS / (k * m);
     const byBalance = n / (threads * 4);
-    const rows = Math.max(Math.ceil(Math.min(byWork, byBalance)), Math.ceil(n / MAX_CHUNKS));
-    return align(Math.max(1, rows), 4);
+    const chunk = align(Math.max(1, Math.ceil(Math.min(byWork, byBalance)), Math.ceil(n / (MAX_CHUNKS / 2))), 4);
+    const small = align(Math.ceil(chunk / 4), 4);
+    const big = Math.max(0, Math.floor((n - threads * chunk) / chunk));
+    return { chunk, big, small, chunks: big + Math.ceil((n - big * chunk) / small) };
   }
 
   function readRow(w: DeviceWeight, row: number, out: Float32Array): void {
