@@ -362,14 +362,12 @@ const fusedCases = [
     name: "tiny Qwen2",
     dir: () => cachedTinyModel({ arch: "qwen2", preset: "tiny", dtype: "f32" }),
     prompts: [[9707, 11, 1879, 0, 576], [100004, 105546, 9370, 99346, 100132, 17714, 46944, 13876, 38835]],
-    attention: 2,
     skip: false as const,
   },
   {
     name: "stories260K",
     dir: () => ("missing" in stories ? "" : stories.dir),
     prompts: [[1, 403, 407, 261], [1, 379, 260, 284, 270, 262, 290, 296, 319]],
-    attention: 0,
     skip: "missing" in stories ? stories.missing : (false as const),
   },
 ];
@@ -388,15 +386,11 @@ describe("exportModel: inferenceModel (the fusion passes)", () => {
         ["cleanup", "fusion-norms", "fusion-rotary", "fusion-attention", "fusion-projections", "cleanup"],
       );
       const fired = (pass: string) => m.passes.flatMap((p) => p.passes).filter((p) => p.pass === pass).reduce((a, p) => a + p.fired, 0);
-      assert.equal(fired("group-query-attention"), c.attention);
-      assert.equal(m.graph.op_counts["GroupQueryAttention"] ?? 0, c.attention);
+      // exportModel writes attention in the grouped form (trace/grouped-attention.ts), faster than GroupQueryAttention on CPU.
+      assert.equal(fired("group-query-attention"), 0);
+      assert.equal(m.graph.op_counts["GroupQueryAttention"] ?? 0, 0);
+      assert.equal(m.graph.op_counts["Softmax"], readDecoderConfig(dir).numLayers, "one primitive attention per layer");
       assert.equal(m.graph.op_counts["SimplifiedLayerNormalization"], 1, "the first norm; the others take the residual Add");
-      if (c.attention > 0) {
-        assert.equal((m.graph.metadata["oar.attention"] as { op: string }).op, "GroupQueryAttention");
-      } else {
-        const reasons = report.pipelines.flatMap((p) => p.passes).flatMap((p) => p.reasons.map((r) => r.reason));
-        assert.ok(reasons.some((r) => /head_size 8 is not a multiple of 16/.test(r)), reasons.join("\n"));
-      }
       const cfg = readDecoderConfig(dir);
       const kv = { layers: cfg.numLayers, kvHeads: cfg.numKvHeads, headDim: cfg.headDim, type: "float32" as const };
       const eager = await loadEagerModel(dir, { storage: { format: "f32" }, threads: 1 });
@@ -443,7 +437,7 @@ describe("exportModel: quantType (the quantization passes)", () => {
     assert.equal(m.quant_type, "weight_only_int8");
     assert.deepEqual(m.quantization, { block_size: 32, symmetric: true, accuracy_level: 4, quantized_matmuls: 9, quantized_embeddings: 1 });
     assert.equal(m.graph.op_counts["MatMulNBits"], 9, "per layer the merged QKV, o_proj, merged gate/up and down_proj; and lm_head");
-    assert.equal(m.graph.op_counts["MatMul"] ?? 0, 0);
+    assert.equal(m.graph.op_counts["MatMul"] ?? 0, 4 * 2, "only attention's four MatMuls of activations per layer: no MatMul of a weight is left");
     assert.equal(m.passes.at(-1)!.pipeline, "quantize-weight-only-int8");
     const cfg = readDecoderConfig(dir);
     const eager = await loadEagerModel(dir, { threads: 1 });

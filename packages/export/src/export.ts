@@ -116,6 +116,7 @@ export async function exportModel(options: ExportOptions): Promise<ExportReport>
         where: options.modelDir,
         dtype: settings.dtype,
         kv: settings.kv,
+        attention: "grouped",
         ...(adapters.edit === null ? {} : { edit: adapters.edit }),
       });
       progress(`traced ${config.architecture}: ${graph.nodes.length} nodes, ${graph.initializers.length} initializers`);

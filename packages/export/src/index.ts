@@ -29,7 +29,7 @@ export { commonSubexpressionElimination } from "./passes/cse.js";
 export { cleanupPipeline } from "./passes/cleanup.js";
 export * from "./trace/io.js";
 export { siteScope } from "./trace/names.js";
-export { TraceOps, type DecoderInputs, type TraceOpsOptions } from "./trace/backend.js";
+export { TraceOps, type AttentionForm, type DecoderInputs, type TraceOpsOptions } from "./trace/backend.js";
 export { TraceWeights, convertedSource, transposedSource, type LinearOperands, type MergedEdit } from "./trace/weights.js";
 export { traceDecoder, type TraceOptions } from "./trace/trace.js";
 export * from "./trace/kv-io.js";

@@ -15,6 +15,7 @@ import {
   NUM_LOGITS_TO_KEEP,
   POSITION_IDS,
 } from "./io.js";
+import { type ScopedOps, groupedAttention, groupedMask } from "./grouped-attention.js";
 import { type KvIo, type LayerKv, kvIo } from "./kv-io.js";
 import { siteScope } from "./names.js";
 import type { LinearOperands } from "./weights.js";
@@ -34,7 +35,14 @@ export interface TraceOpsOptions {
   readonly weights: LinearOperands;
   /** Where the past comes from and which KV the graph returns (default: the past_key_values / present convention). */
   readonly kv?: KvIo;
+  /**
+   * How attention is written (default "repeat-kv"): Concat into the present and Hugging Face's repeat_kv, the form
+   * the GroupQueryAttention fusion reads; or "grouped" (./grouped-attention.ts), which copies no KV.
+   */
+  readonly attention?: AttentionForm;
 }
+
+export type AttentionForm = "repeat-kv" | "grouped";
 
 /** Slice's "to the end": any end past the dimension is clamped. */
 const TO_END = Number.MAX_SAFE_INTEGER;
@@ -60,7 +68,9 @@ export class TraceOps implements Ops<Value, Value> {
   readonly #dtype: GraphDType;
   readonly #weights: LinearOperands;
   readonly #kv: KvIo;
-  readonly #presents: { present: LayerKv; fresh: LayerKv }[] = []; // per layer: [batch, kv_heads, total_sequence, head_dim] and [batch, kv_heads, sequence, head_dim]
+  readonly #attention: AttentionForm;
+  readonly #presents: { past: LayerKv; present: LayerKv | null; fresh: LayerKv }[] = []; // per layer: [batch, kv_heads, past | total | sequence, head_dim]
+  #groupedMask: Value | null = null; // bool [batch, 1, group*sequence, total_sequence]
   readonly #names = new Map<string, number>();
   #rotary: { readonly cos: Value; readonly sin: Value } | null = null; // each [batch, 1, sequence, head_dim]
   #mask: Value | null = null; // bool [batch, 1, sequence, total_sequence]
@@ -71,6 +81,7 @@ export class TraceOps implements Ops<Value, Value> {
     this.#dtype = options.dtype;
     this.#weights = options.weights;
     this.#kv = options.kv ?? kvIo({ kind: "present" }, options.config, options.dtype);
+    this.#attention = options.attention ?? "repeat-kv";
     const { batch, sequence, totalSequence } = DIMS;
     const inputIds = graph.input(INPUT_IDS, "i64", [batch, sequence]);
     const attentionMask = graph.input(ATTENTION_MASK, "i64", [batch, totalSequence]);
@@ -144,10 +155,16 @@ export class TraceOps implements Ops<Value, Value> {
     const past = this.inputs.past[layer];
     if (past === undefined) throw new Error(`${s}: layer ${layer} has no past_key_values input (the config has ${this.#cfg.numLayers} layers)`);
     const vt = this.#heads(s, v, kvHeads, headDim);
+    if (this.#attention === "grouped") {
+      const fresh = { key: k, value: vt };
+      this.#presents[layer] = { past, present: null, fresh };
+      this.#groupedMask ??= groupedMask(this.#scoped("/model/attn_mask"), this.#causalMask(), heads / kvHeads);
+      return groupedAttention(this.#scoped(s), { q, fresh, past, mask: this.#groupedMask, heads, kvHeads, headDim, scale, dtype: this.#dtype });
+    }
     const presentShape: Shape = [DIMS.batch, kvHeads, DIMS.totalSequence, headDim];
     const key = this.#op(s, "Concat", [past.key, k], { axis: 2 }, presentShape);
     const value = this.#op(s, "Concat", [past.value, vt], { axis: 2 }, presentShape);
-    this.#presents[layer] = { present: { key, value }, fresh: { key: k, value: vt } };
+    this.#presents[layer] = { past, present: { key, value }, fresh: { key: k, value: vt } };
     const keys = this.#repeatKv(s, key, heads, kvHeads, headDim);
     const values = this.#repeatKv(s, value, heads, kvHeads, headDim);
     const scores = this.#op(s, "MatMul", [q, this.#op(s, "Transpose", [keys], { perm: [0, 1, 3, 2] })]);
@@ -174,6 +191,17 @@ export class TraceOps implements Ops<Value, Value> {
       if (p === undefined) throw new Error(`layer ${l} recorded no attention, so it has no present key/value`);
       this.#kv.declareOutputs(this.#g, l, p);
     }
+  }
+
+  /** Node recording in scope `s`, for the attention written in ./grouped-attention.ts. */
+  #scoped(s: string): ScopedOps {
+    return {
+      op: (type, inputs, attrs, shape) => this.#op(s, type, inputs, attrs, shape),
+      ints: (values) => this.#ints(s, values),
+      scalar: (value, dtype) => this.#scalar(s, value, dtype),
+      toF32: (x) => this.#toF32(s, x),
+      fromF32: (x) => this.#fromF32(s, x),
+    };
   }
 
   /** x [batch, sequence, heads*head_dim] -> [batch, heads, sequence, head_dim]. */

@@ -13,6 +13,7 @@ import { cleanupPipeline } from "../passes/cleanup.js";
 import { fusionPipelines } from "../passes/fusion/index.js";
 import { runPipeline, runPipelines } from "../rewrite/manager.js";
 import { pastName, presentName } from "./io.js";
+import type { AttentionForm } from "./backend.js";
 import { BLOCK_TABLES, type KvLayout, blockPoolName, newKvName } from "./kv-io.js";
 import { maxRelativeError } from "./testing/decoder-session.js";
 import { traceDecoder } from "./trace.js";
@@ -22,11 +23,11 @@ after(() => fs.rmSync(root, { recursive: true, force: true }));
 let written = 0;
 
 /** Traces `dir` with the KV interface `kv`, cleans up (and fuses), and opens the graph on onnxruntime. */
-async function open(dir: string, kv: KvLayout, fuse: boolean): Promise<{ config: DecoderConfig; session: ort.InferenceSession; ops: Set<string> }> {
+async function open(dir: string, kv: KvLayout, fuse: boolean, attention: AttentionForm): Promise<{ config: DecoderConfig; session: ort.InferenceSession; ops: Set<string> }> {
   const config = readDecoderConfig(dir);
   const checkpoint = openCheckpoint(dir);
   try {
-    const graph = traceDecoder({ config, checkpoint, where: dir, kv });
+    const graph = traceDecoder({ config, checkpoint, where: dir, kv, attention });
     runPipeline(graph, cleanupPipeline(), { verify: true });
     if (fuse) runPipelines(graph, fusionPipelines({ maxPositions: config.maxPositions }), { verify: true });
     assert.deepEqual(verify(graph), []);
@@ -52,14 +53,13 @@ const BLOCK = 4;
  * from pools holding each prompt's real positions (no padding) in
  * scattered blocks; its logits and new KV must equal the dense graph's.
  */
-async function compare(dir: string, fuse: boolean): Promise<void> {
-  const dense = await open(dir, { kind: "present+new" }, fuse);
-  const blocks = await open(dir, { kind: "blocks", blockSize: BLOCK }, fuse);
+async function compare(dir: string, fuse: boolean, attention: AttentionForm): Promise<void> {
+  const dense = await open(dir, { kind: "present+new" }, fuse, attention);
+  const blocks = await open(dir, { kind: "blocks", blockSize: BLOCK }, fuse, attention);
   try {
     const { numLayers: layers, numKvHeads: kvHeads, headDim, vocabSize } = dense.config;
-    if (fuse) {
-      assert.ok(dense.ops.has("GroupQueryAttention") && blocks.ops.has("GroupQueryAttention"), "GroupQueryAttention fuses in both graphs");
-    }
+    const gqa = fuse && attention === "repeat-kv";
+    for (const g of [dense, blocks]) assert.equal(g.ops.has("GroupQueryAttention"), gqa, gqa ? "GroupQueryAttention fuses" : "no GroupQueryAttention");
     const empty: Record<string, ort.Tensor> = {};
     for (let l = 0; l < layers; l++) {
       for (const kind of ["key", "value"] as const) empty[pastName(l, kind)] = new ort.Tensor("float32", new Float32Array(0), [2, kvHeads, 0, headDim]);
@@ -138,10 +138,16 @@ async function compare(dir: string, fuse: boolean): Promise<void> {
 
 describe("KV interfaces of the traced graph", () => {
   it("present+new returns the step's own KV; block attention over scattered blocks gives the dense graph's logits (tiny Llama, primitive)", async () => {
-    await compare(cachedTinyModel({ arch: "llama", preset: "tiny", dtype: "f32" }), false);
+    await compare(cachedTinyModel({ arch: "llama", preset: "tiny", dtype: "f32" }), false, "repeat-kv");
   });
 
   it("the same after fusion, GroupQueryAttention reading the gathered blocks (tiny Qwen2)", async () => {
-    await compare(cachedTinyModel({ arch: "qwen2", preset: "tiny", dtype: "f32" }), true);
+    await compare(cachedTinyModel({ arch: "qwen2", preset: "tiny", dtype: "f32" }), true, "repeat-kv");
   });
+
+  for (const fuse of [false, true]) {
+    it(`the same with grouped attention, ${fuse ? "fused" : "primitive"} (tiny Qwen2)`, async () => {
+      await compare(cachedTinyModel({ arch: "qwen2", preset: "tiny", dtype: "f32" }), fuse, "grouped");
+    });
+  }
 });

@@ -61,8 +61,12 @@ export const BLOCK_DIMS = { numBlocks: "num_blocks", maxBlocks: "max_blocks" } a
 export interface KvIo {
   /** Declares the inputs the past comes from (after position_ids) and returns each layer's past [batch, kv_heads, past_sequence_length, head_dim]. */
   declarePast(graph: Graph): readonly LayerKv[];
-  /** Declares a layer's KV outputs from its present (past and new, [batch, kv_heads, total, head_dim]) and new ([batch, kv_heads, sequence, head_dim]) keys and values. */
-  declareOutputs(graph: Graph, layer: number, kv: { readonly present: LayerKv; readonly fresh: LayerKv }): void;
+  /**
+   * Declares a layer's KV outputs from its past, its present (past and new, [batch, kv_heads, total, head_dim]; null
+   * when attention did not build it, and it is then made here if the layout returns it) and its new ([batch,
+   * kv_heads, sequence, head_dim]) keys and values.
+   */
+  declareOutputs(graph: Graph, layer: number, kv: { readonly past: LayerKv; readonly present: LayerKv | null; readonly fresh: LayerKv }): void;
 }
 
 /** The KvIo of `layout` for a decoder of `config` computing in `dtype`. */
@@ -78,19 +82,22 @@ export function kvIo(layout: KvLayout, config: DecoderConfig, dtype: GraphDType)
     const shape: Shape = [DIMS.batch, numKvHeads, DIMS.pastSequence, headDim];
     return perLayer((l) => ({ key: graph.input(pastName(l, "key"), dtype, shape), value: graph.input(pastName(l, "value"), dtype, shape) }));
   };
-  const declarePresent = (graph: Graph, layer: number, present: LayerKv): void => {
-    graph.output(present.key, presentName(layer, "key"));
-    graph.output(present.value, presentName(layer, "value"));
+  const declarePresent = (graph: Graph, layer: number, kv: { readonly past: LayerKv; readonly present: LayerKv | null; readonly fresh: LayerKv }): void => {
+    const shape: Shape = [DIMS.batch, numKvHeads, DIMS.totalSequence, headDim];
+    const concat = (kind: "key" | "value") =>
+      graph.op("Concat", [kv.past[kind], kv.fresh[kind]], { attrs: { axis: 2 }, name: `/model/layers.${layer}/self_attn/present/${kind}`, shape });
+    graph.output(kv.present?.key ?? concat("key"), presentName(layer, "key"));
+    graph.output(kv.present?.value ?? concat("value"), presentName(layer, "value"));
   };
   switch (layout.kind) {
     case "present":
-      return { declarePast: densePast, declareOutputs: (graph, layer, { present }) => declarePresent(graph, layer, present) };
+      return { declarePast: densePast, declareOutputs: declarePresent };
     case "present+new":
       return {
         declarePast: densePast,
-        declareOutputs: (graph, layer, { present, fresh }) => {
-          declarePresent(graph, layer, present);
-          declareNew(graph, layer, fresh);
+        declareOutputs: (graph, layer, kv) => {
+          declarePresent(graph, layer, kv);
+          declareNew(graph, layer, kv.fresh);
         },
       };
     case "blocks": {

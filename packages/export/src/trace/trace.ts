@@ -1,7 +1,7 @@
 import type { TensorSource } from "@oar/tensor";
 import { type DecoderConfig, buildDecoderWeights, checkCheckpoint, decoderForward } from "@oar/modeling";
 import { Graph } from "../ir/graph.js";
-import { TraceOps } from "./backend.js";
+import { type AttentionForm, TraceOps } from "./backend.js";
 import type { GraphDType } from "./io.js";
 import { type KvLayout, kvIo } from "./kv-io.js";
 import { type MergedEdit, TraceWeights } from "./weights.js";
@@ -18,6 +18,8 @@ export interface TraceOptions {
   readonly edit?: MergedEdit;
   /** The KV interface (./kv-io.ts; default "present", the past_key_values / present convention). */
   readonly kv?: KvLayout;
+  /** How attention is written (TraceOps' `attention`; default "repeat-kv"). */
+  readonly attention?: AttentionForm;
 }
 
 /**
@@ -33,7 +35,13 @@ export function traceDecoder(options: TraceOptions): Graph {
   checkCheckpoint(config, checkpoint, options.where);
   const graph = new Graph({ name: `${config.architecture} (${dtype})` });
   const weights = new TraceWeights({ graph, checkpoint, dtype, ...(options.edit === undefined ? {} : { edit: options.edit }) });
-  const ops = new TraceOps(graph, { config, dtype, weights, kv: kvIo(options.kv ?? { kind: "present" }, config, dtype) });
+  const ops = new TraceOps(graph, {
+    config,
+    dtype,
+    weights,
+    kv: kvIo(options.kv ?? { kind: "present" }, config, dtype),
+    attention: options.attention ?? "repeat-kv",
+  });
   const logits = decoderForward(ops, config, buildDecoderWeights(config, (name) => weights.get(name)));
   ops.finish(logits);
   return graph;
