@@ -9,10 +9,17 @@
  * The machine may be shared: every figure is a median, printed with the
  * fastest and slowest run so that noise shows.
  *
+ * Then a whole Qwen2-0.5B forward pass of matmuls per format, the cost of a
+ * call, accuracy, and attention over a KV cache in the pool's memory (24
+ * layers of Qwen2-0.5B's 14 query and 2 KV heads of 64) against the
+ * TypeScript reference.
+ *
  * Flags: --threads=1,2  --shapes=lm_head,gate_up,down  --runs=7
+ *        --parts=matmul,model,overhead,accuracy,attention (default: all)
  */
 import { availableParallelism, loadavg } from "node:os";
 import { f32ArrayToBf16, f32ArrayToF16 } from "../convert.js";
+import { type AttentionSequence, attentionReference } from "./attention.js";
 import type { WeightFormat } from "./format.js";
 import { type ComputePool, type DeviceWeight, createComputePool } from "./pool.js";
 import { rng } from "./testing.js";
@@ -39,6 +46,9 @@ function flag(name: string): string | undefined {
 const threadCounts = (flag("threads") ?? `1,${Math.min(2, availableParallelism())}`).split(",").map(Number);
 const shapes = SHAPES.filter((s) => (flag("shapes") ?? SHAPES.map((x) => x.name).join(",")).split(",").includes(s.name));
 const runs = Number(flag("runs") ?? 7);
+const PARTS = ["matmul", "model", "overhead", "accuracy", "attention"];
+const parts = (flag("parts") ?? PARTS.join(",")).split(",");
+for (const p of parts) if (!PARTS.includes(p)) throw new Error(`--parts: unknown part ${p} (${PARTS.join(", ")})`);
 
 /** Weights like a trained model's: roughly N(0, 0.02), so f16 has its share of subnormals. */
 function weightValues(n: number, seed: number): Float32Array {
@@ -110,11 +120,22 @@ function fmt(n: number, digits = 1): string {
 }
 
 async function main(): Promise<void> {
-  const rows: Row[] = [];
-  const js = new Map<string, number>();
   console.log(`# Oar kernel benchmark (node ${process.version}, ${availableParallelism()} CPUs, medians of ${runs} runs)`);
   // Other processes on the machine show here: a load near the CPU count means the runs shared the cores.
   console.log(`load average at start: ${loadavg()[0]!.toFixed(2)}`);
+  const run: Record<string, () => Promise<void>> = { matmul: matmuls, model: modelStep, overhead, accuracy, attention };
+  for (const part of PARTS.filter((p) => parts.includes(p))) {
+    console.log("");
+    await run[part]!();
+  }
+  console.log("");
+  console.log(`load average at end: ${loadavg()[0]!.toFixed(2)}`);
+}
+
+/** Each shape, format, M and thread count, against the JS loop. */
+async function matmuls(): Promise<void> {
+  const rows: Row[] = [];
+  const js = new Map<string, number>();
   for (const shape of shapes) {
     const values = weightValues(shape.n * shape.k, 7);
     for (const m of MS) {
@@ -168,14 +189,6 @@ async function main(): Promise<void> {
     ];
     console.log(`| ${cells.join(" | ")} |`);
   }
-  console.log("");
-  await modelStep();
-  console.log("");
-  await overhead();
-  console.log("");
-  await accuracy();
-  console.log("");
-  console.log(`load average at end: ${loadavg()[0]!.toFixed(2)}`);
 }
 
 /** One layer of Qwen2-0.5B: q, k, v, o, gate, up, down as [N, K]. */
@@ -334,6 +347,50 @@ async function overhead(): Promise<void> {
       });
       const us = (ms: number): string => fmt((ms * 1000) / calls, 2);
       console.log(`| per matmul call | ${threads} | ${us(t.median)} (${us(t.min)}-${us(t.max)}) |`);
+    } finally {
+      await pool.dispose();
+    }
+  }
+}
+
+/**
+ * One token's attention (24 layers of Qwen2-0.5B's heads) at several cache
+ * lengths, and a 64-token prefill's: the kernel on 1 and 2 threads against
+ * attentionReference, the TypeScript loop it replaced (double precision, one
+ * thread).
+ */
+async function attention(): Promise<void> {
+  const shape = { heads: 14, kvHeads: 2, headDim: 64, scale: 1 / 8 };
+  const qDim = shape.heads * shape.headDim;
+  const kvDim = shape.kvHeads * shape.headDim;
+  const layers = 24;
+  const cases: [positions: number, queries: number][] = [[200, 1], [512, 1], [1024, 1], [64, 64]];
+  console.log("| attention (14/2 heads of 64, 24 layers) | threads | kernel ms (min-max) | TypeScript reference ms | vs reference |");
+  console.log("| --- | --- | --- | --- | --- |");
+  for (const threads of threadCounts) {
+    const pool = await createComputePool({ threads });
+    try {
+      for (const [positions, queries] of cases) {
+        const kv = pool.allocBuffer(2 * positions * kvDim * 4);
+        kv.f32.set(weightValues(2 * positions * kvDim, 9).map((v) => v * 25));
+        const seq: AttentionSequence = {
+          row: 0,
+          count: queries,
+          first: positions - queries,
+          segments: [{ keys: kv.f32.subarray(0, positions * kvDim), values: kv.f32.subarray(positions * kvDim), row: 0, start: 0, count: positions }],
+        };
+        const q = weightValues(queries * qDim, 10).map((v) => v * 25);
+        const out = new Float32Array(q.length);
+        const kernel = time(runs, () => {
+          for (let l = 0; l < layers; l++) pool.attention(q, out, shape, [seq]);
+        });
+        const reference = time(Math.min(runs, 3), () => {
+          for (let l = 0; l < layers; l++) attentionReference(q, out, shape, [seq]);
+        });
+        const what = queries === 1 ? `decode at ${positions} positions` : `prefill of ${queries} tokens`;
+        console.log(`| ${what} | ${threads} | ${fmt(kernel.median, 2)} (${fmt(kernel.min, 2)}-${fmt(kernel.max, 2)}) | ${fmt(reference.median, 1)} | ${fmt(reference.median / kernel.median)}x |`);
+        pool.freeBuffer(kv);
+      }
     } finally {
       await pool.dispose();
     }
