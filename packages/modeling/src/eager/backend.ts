@@ -10,8 +10,19 @@ export interface EagerValue {
   readonly data: Float32Array; // [rows, cols]
 }
 
-/** A weight of the eager backend: a matrix in the compute pool, or a vector (norms, biases) in f32. */
-export type EagerWeight = DeviceWeight | Float32Array;
+/**
+ * Rows [row, row + rows) of a matrix that holds several weights multiplied by
+ * the same x (q, k and v; gate and up): the first of them computes the whole
+ * product in one pool call, the others take their rows of it.
+ */
+export interface WeightRows {
+  readonly matrix: DeviceWeight; // [rows of every member, in]
+  readonly row: number;
+  readonly rows: number;
+}
+
+/** A weight of the eager backend: a matrix in the compute pool, rows of one, or a vector (norms, biases) in f32. */
+export type EagerWeight = DeviceWeight | WeightRows | Float32Array;
 
 /** One sequence's part of a forward step. */
 export interface StepSequence {
@@ -60,6 +71,8 @@ export class RopeTable {
 export class EagerOps implements Ops<EagerValue, EagerWeight> {
   private readonly positions: Int32Array; // [rows] position of each row
   private readonly rows: number;
+  /** The last product of a fused matrix (see WeightRows) and the x it was computed for. */
+  private fused: { x: EagerValue; matrix: DeviceWeight; product: Float32Array /* [x.rows, matrix.rows] */ } | null = null;
 
   constructor(
     private readonly pool: ComputePool,
@@ -96,9 +109,19 @@ export class EagerOps implements Ops<EagerValue, EagerWeight> {
   }
 
   linear(x: EagerValue, layer: Linear<EagerWeight>, site: Site): EagerValue {
-    const w = matrix(layer.weight, site);
-    const out = new Float32Array(x.rows * w.rows);
-    this.pool.matmul(x.data, x.rows, w, out, layer.bias === null ? undefined : vector(layer.bias, site));
+    const weight = layer.weight;
+    if (weight instanceof Float32Array) throw new Error(`${describe(site)}: expected a matrix weight, got a vector`);
+    const bias = layer.bias === null ? undefined : vector(layer.bias, site);
+    let out: Float32Array;
+    let cols: number;
+    if ("matrix" in weight) {
+      out = this.rowsOf(x, weight, bias);
+      cols = weight.rows;
+    } else {
+      out = new Float32Array(x.rows * weight.rows);
+      this.pool.matmul(x.data, x.rows, weight, out, bias);
+      cols = weight.rows;
+    }
     for (const delta of layer.lora) {
       const a = matrix(delta.a, site);
       const b = matrix(delta.b, site);
@@ -108,7 +131,24 @@ export class EagerOps implements Ops<EagerValue, EagerWeight> {
       this.pool.matmul(xa, x.rows, b, d);
       for (let i = 0; i < out.length; i++) out[i]! += delta.scale * d[i]!;
     }
-    return { rows: x.rows, cols: w.rows, data: out };
+    return { rows: x.rows, cols, data: out };
+  }
+
+  /** x times the rows `w` names of its matrix (+ bias), from the product of the whole matrix, computed once per x. */
+  private rowsOf(x: EagerValue, w: WeightRows, bias: Float32Array | undefined): Float32Array {
+    const total = w.matrix.rows;
+    if (this.fused?.x !== x || this.fused.matrix !== w.matrix) {
+      const product = new Float32Array(x.rows * total);
+      this.pool.matmul(x.data, x.rows, w.matrix, product);
+      this.fused = { x, matrix: w.matrix, product };
+    }
+    const { product } = this.fused;
+    const out = new Float32Array(x.rows * w.rows);
+    for (let r = 0; r < x.rows; r++) {
+      out.set(product.subarray(r * total + w.row, r * total + w.row + w.rows), r * w.rows);
+      if (bias) for (let i = 0; i < w.rows; i++) out[r * w.rows + i]! += bias[i]!;
+    }
+    return out;
   }
 
   rmsNorm(x: EagerValue, weight: EagerWeight, eps: number, site: Site): EagerValue {
@@ -191,6 +231,7 @@ export class EagerOps implements Ops<EagerValue, EagerWeight> {
 
 function matrix(w: EagerWeight, site: Site): DeviceWeight {
   if (w instanceof Float32Array) throw new Error(`${describe(site)}: expected a matrix weight, got a vector`);
+  if ("matrix" in w) throw new Error(`${describe(site)}: expected a whole matrix, got rows of a fused one`);
   return w;
 }
 

@@ -34,10 +34,26 @@ export function checkCheckpoint(cfg: DecoderConfig, source: TensorSource, where:
 }
 
 /**
+ * The matrices of a layer that the decoder multiplies by one and the same x:
+ * q, k and v; gate and up. Each group is stored as one matrix, its members'
+ * rows one after another, so the backend computes a group in one pool call.
+ */
+function fusedGroups(cfg: DecoderConfig): string[][] {
+  const groups: string[][] = [];
+  for (let l = 0; l < cfg.numLayers; l++) {
+    const p = `model.layers.${l}`;
+    groups.push([`${p}.self_attn.q_proj.weight`, `${p}.self_attn.k_proj.weight`, `${p}.self_attn.v_proj.weight`]);
+    groups.push([`${p}.mlp.gate_proj.weight`, `${p}.mlp.up_proj.weight`]);
+  }
+  return groups;
+}
+
+/**
  * Loads every parameter into eager weights: vectors widened to f32, matrices
- * into the compute pool in `storage`. A matrix already in the storage dtype
- * with no edit is read straight from the file into the pool's memory; others
- * pass through one f32 copy of that tensor alone, so peak memory stays near
+ * into the compute pool in `storage` (q/k/v and gate/up each as one matrix,
+ * their members as `WeightRows` of it). Matrices already in the storage dtype
+ * with no edit are read straight from the file into the pool's memory; others
+ * pass through one f32 copy of that group alone, so peak memory stays near
  * the model's own size.
  */
 export function loadEagerWeights(
@@ -47,26 +63,47 @@ export function loadEagerWeights(
   storage: WeightStorage,
   options: { where: string; edit?: WeightEdit },
 ): Map<string, EagerWeight> {
-  const params = checkCheckpoint(cfg, source, options.where);
+  const params = new Map(checkCheckpoint(cfg, source, options.where).map((p) => [p.name, p]));
   const out = new Map<string, EagerWeight>();
-  for (const p of params) {
-    if (p.shape.length === 1) {
-      out.set(p.name, cast(source.read(p.name), "f32").data);
-      continue;
+  for (const group of fusedGroups(cfg)) {
+    const members = group.map((name) => params.get(name)!);
+    const matrix = loadMatrix(members, source, pool, storage, options.edit);
+    let row = 0;
+    for (const p of members) {
+      out.set(p.name, { matrix, row, rows: p.shape[0]! });
+      row += p.shape[0]!;
     }
-    out.set(p.name, loadMatrix(p, source, pool, storage, options.edit));
+  }
+  for (const p of params.values()) {
+    if (out.has(p.name)) continue;
+    out.set(p.name, p.shape.length === 1 ? cast(source.read(p.name), "f32").data : loadMatrix([p], source, pool, storage, options.edit));
   }
   return out;
 }
 
-function loadMatrix(p: ParamSpec, source: TensorSource, pool: ComputePool, storage: WeightStorage, edit?: WeightEdit): DeviceWeight {
-  const [rows, cols] = p.shape as [number, number];
-  const info = source.info(p.name);
-  if (storage.format !== "q8" && edit === undefined && info.dtype === storage.format) {
-    return pool.allocWeight({ format: storage.format, rows, cols }, (dst) => source.readInto(p.name, dst.data));
+/** The matrices `members` (all [.., cols]) stacked by rows into one matrix in the pool. */
+function loadMatrix(members: readonly ParamSpec[], source: TensorSource, pool: ComputePool, storage: WeightStorage, edit?: WeightEdit): DeviceWeight {
+  const cols = members[0]!.shape[1]!;
+  const rows = members.reduce((n, p) => n + p.shape[0]!, 0);
+  const direct = storage.format !== "q8" && edit === undefined && members.every((p) => source.info(p.name).dtype === storage.format);
+  if (direct) {
+    return pool.allocWeight({ format: storage.format, rows, cols }, (dst) => {
+      let at = 0;
+      for (const p of members) {
+        const bytes = source.info(p.name).byteLength;
+        source.readInto(p.name, dst.data.subarray(at, at + bytes));
+        at += bytes;
+      }
+    });
   }
-  const f32 = cast(source.read(p.name), "f32").data;
-  edit?.(p.name, f32, p.shape);
+  const f32 = members.length === 1 ? cast(source.read(members[0]!.name), "f32").data : new Float32Array(rows * cols);
+  let row = 0;
+  for (const p of members) {
+    const part = members.length === 1 ? f32 : f32.subarray(row * cols, (row + p.shape[0]!) * cols);
+    if (members.length > 1) part.set(cast(source.read(p.name), "f32").data);
+    edit?.(p.name, part, p.shape);
+    row += p.shape[0]!;
+  }
   return storeMatrix(pool, f32, rows, cols, storage);
 }
 
