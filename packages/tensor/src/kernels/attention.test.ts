@@ -123,6 +123,33 @@ describe("attention", () => {
     }
   });
 
+  test("a scratch too small for every query at once splits the call into several jobs, with the same bits", async () => {
+    const shape = SHAPES[3]!;
+    const qDim = shape.heads * shape.headDim;
+    const kvDim = shape.kvHeads * shape.headDim;
+    // room for about 4 queries a job: the 19-query sequence is split across jobs
+    const small = await createComputePool({ threads: 2, scratchBytes: 40_000 });
+    try {
+      const parts: [number, number][] = [[19, 0], [1, 40], [6, 11]];
+      const bits: Float32Array[] = [];
+      for (const pool of [two, small]) {
+        const sequences: AttentionSequence[] = [];
+        let row = 0;
+        for (const [count, first] of parts) {
+          sequences.push({ row, count, first, segments: makeCache(pool, rng(5 + row), kvDim, first + count, 16).paged });
+          row += count;
+        }
+        const q = randomFloats(rng(7), row * qDim, 2);
+        const out = new Float32Array(q.length);
+        pool.attention(q, out, shape, sequences);
+        bits.push(out);
+      }
+      assert.deepEqual(bits[1], bits[0]);
+    } finally {
+      await small.dispose();
+    }
+  });
+
   test("scores far apart, or all equal, give the softmax's limits without overflow", () => {
     const shape: AttentionShape = { heads: 1, kvHeads: 1, headDim: 4, scale: 1 };
     const kv = two.allocBuffer(2 * 3 * 4 * 4);
@@ -191,7 +218,7 @@ describe("attention", () => {
       const segments = [{ keys: big.f32.subarray(0, 1600), values: big.f32.subarray(1600), row: 0, start: 0, count: 400 }];
       assert.throws(
         () => small.attention(q, out, shape, [{ row: 0, count: 1, first: 399, segments }]),
-        /attention: 1 queries over up to 400 positions need \d+ bytes of scratch; PoolOptions.scratchBytes is 1024/,
+        /attention: 1 segments over up to 400 positions leave no room for a query in PoolOptions.scratchBytes = 1024 \(it needs \d+\)/,
       );
     } finally {
       await small.dispose();

@@ -178,6 +178,19 @@ interface BufferPlacement {
   readonly bytes: number; // rounded up to ALIGN
 }
 
+/** A sequence of an attention call, with the byte address of each segment's first key row and value row. */
+interface Placed {
+  readonly seq: AttentionSequence;
+  readonly keys: readonly number[];
+  readonly values: readonly number[];
+}
+
+/** Queries [from, from + count) of a sequence, as one attention job takes them. */
+interface QueryRun extends Placed {
+  readonly from: number;
+  readonly count: number;
+}
+
 /** Bytes of one attention task record and one segment record (see `attend` in kernels.wat). */
 const TASK_BYTES = 32;
 const SEGMENT_BYTES = 16;
@@ -467,7 +480,7 @@ export async function startPool(options: PoolOptions, workerUrl: URL): Promise<C
     usable();
     checkAttention(q, out, shape, sequences);
     // The sequences of each memory, with the byte address of every segment's first key and value row.
-    const groups = new Map<Arena, { seq: AttentionSequence; keys: number[]; values: number[] }[]>();
+    const groups = new Map<Arena, Placed[]>();
     const rowBytes = shape.kvHeads * shape.headDim * 4;
     sequences.forEach((seq, i) => {
       let arena: Arena | undefined;
@@ -490,44 +503,83 @@ export async function startPool(options: PoolOptions, workerUrl: URL): Promise<C
     for (const [arena, list] of groups) attend(arena, q, out, shape, list);
   }
 
-  /** One attention job: the sequences whose cache is in `arena`, their q rows copied into its scratch. */
+  /**
+   * The attention of the sequences whose cache is in `arena`, their q rows
+   * copied into its scratch: in one job, or in as many as the scratch needs
+   * (a job takes whole queries; a sequence's queries may be split between two).
+   */
   function attend(
     arena: Arena,
     q: Float32Array, // [rows, heads*head_dim]
     out: Float32Array, // [rows, heads*head_dim]
     shape: AttentionShape,
-    list: readonly { seq: AttentionSequence; keys: readonly number[]; values: readonly number[] }[],
+    list: readonly Placed[],
+  ): void {
+    const qDim = shape.heads * shape.headDim;
+    let segments = 0;
+    let longest = 0;
+    for (const { seq } of list) {
+      segments += seq.segments.length;
+      longest = Math.max(longest, seq.first + seq.count);
+    }
+    const scoresStride = align(longest * 4, ALIGN);
+    // Every job has room for all the segment tables (16 bytes a segment) and every thread's scores; the rest is for queries.
+    const fixed = segments * SEGMENT_BYTES + threads * scoresStride + 4 * ALIGN;
+    const perRow = 2 * qDim * 4 + shape.heads * TASK_BYTES;
+    const rowsPerJob = Math.floor((scratchBytes - fixed) / perRow);
+    if (rowsPerJob < 1) {
+      throw new Error(
+        `attention: ${segments} segments over up to ${longest} positions leave no room for a query in ` +
+          `PoolOptions.scratchBytes = ${scratchBytes} (it needs ${fixed + perRow})`,
+      );
+    }
+    let job: QueryRun[] = [];
+    let rows = 0;
+    for (const placed of list) {
+      for (let from = 0; from < placed.seq.count; ) {
+        const count = Math.min(placed.seq.count - from, rowsPerJob - rows);
+        job.push({ ...placed, from, count });
+        rows += count;
+        from += count;
+        if (rows === rowsPerJob) {
+          attendJob(arena, q, out, shape, job, rows, scoresStride);
+          job = [];
+          rows = 0;
+        }
+      }
+    }
+    if (rows > 0) attendJob(arena, q, out, shape, job, rows, scoresStride);
+  }
+
+  /** One attention job over `rows` queries: tables into the scratch, the tasks across the threads, out rows back. */
+  function attendJob(
+    arena: Arena,
+    q: Float32Array, // [rows, heads*head_dim]
+    out: Float32Array, // [rows, heads*head_dim]
+    shape: AttentionShape,
+    runs: readonly QueryRun[],
+    rows: number,
+    scoresStride: number,
   ): void {
     const { heads, kvHeads, headDim } = shape;
     const qDim = heads * headDim;
     const group = heads / kvHeads;
-    let rows = 0;
     let segments = 0;
-    let longest = 0;
-    for (const { seq } of list) {
-      rows += seq.count;
-      segments += seq.segments.length;
-      longest = Math.max(longest, seq.first + seq.count);
-    }
+    for (const { seq } of runs) segments += seq.segments.length;
     const tasks = rows * heads;
-    // scratch: q [rows, qDim] | out [rows, qDim] | segment tables | task table | scores [threads, longest]
+    // scratch: q [rows, qDim] | out [rows, qDim] | segment tables | task table | scores [threads, scoresStride bytes]
     const qAt = SCRATCH_OFFSET;
     const outAt = align(qAt + rows * qDim * 4, ALIGN);
     const segAt = align(outAt + rows * qDim * 4, ALIGN);
     const taskAt = align(segAt + segments * SEGMENT_BYTES, ALIGN);
     const scoresAt = align(taskAt + tasks * TASK_BYTES, ALIGN);
-    const scoresStride = align(longest * 4, ALIGN);
-    const need = scoresAt + threads * scoresStride - SCRATCH_OFFSET;
-    if (need > scratchBytes) {
-      throw new Error(`attention: ${rows} queries over up to ${longest} positions need ${need} bytes of scratch; PoolOptions.scratchBytes is ${scratchBytes}`);
-    }
     const ints = arena.scratchInts;
     const at = (byte: number): number => (byte - SCRATCH_OFFSET) / 4;
     let row = 0;
     let seg = segAt;
     let task = taskAt;
-    for (const { seq, keys, values } of list) {
-      arena.scratch.set(q.subarray(seq.row * qDim, (seq.row + seq.count) * qDim), at(qAt) + row * qDim);
+    for (const { seq, keys, values, from, count } of runs) {
+      arena.scratch.set(q.subarray((seq.row + from) * qDim, (seq.row + from + count) * qDim), at(qAt) + row * qDim);
       const table = seg;
       for (const [j, s] of seq.segments.entries()) {
         const e = at(seg);
@@ -538,20 +590,20 @@ export async function startPool(options: PoolOptions, workerUrl: URL): Promise<C
         seg += SEGMENT_BYTES;
       }
       // The last query first: it attends to the most positions, and the longest tasks should be claimed first.
-      for (let i = seq.count - 1; i >= 0; i--) {
+      for (let i = count - 1; i >= 0; i--) {
         for (let h = 0; h < heads; h++) {
           const e = at(task);
           const head = ((row + i) * qDim + h * headDim) * 4;
           ints[e] = qAt + head;
           ints[e + 1] = outAt + head;
-          ints[e + 2] = seq.first + i + 1;
+          ints[e + 2] = seq.first + from + i + 1;
           ints[e + 3] = table;
           ints[e + 4] = seq.segments.length;
           ints[e + 5] = Math.floor(h / group) * headDim * 4;
           task += TASK_BYTES;
         }
       }
-      row += seq.count;
+      row += count;
     }
     const chunk = Math.max(Math.ceil(tasks / MAX_CHUNKS), Math.ceil(tasks / (threads * 8)));
     Atomics.store(ctl, Slot.MEMORY, arena.index);
@@ -568,10 +620,10 @@ export async function startPool(options: PoolOptions, workerUrl: URL): Promise<C
     ctl[Slot.SCORES_STRIDE] = scoresStride;
     execute(Op.ATTEND);
     row = 0;
-    for (const { seq } of list) {
-      const from = at(outAt) + row * qDim;
-      out.set(arena.scratch.subarray(from, from + seq.count * qDim), seq.row * qDim);
-      row += seq.count;
+    for (const { seq, from, count } of runs) {
+      const o = at(outAt) + row * qDim;
+      out.set(arena.scratch.subarray(o, o + count * qDim), (seq.row + from) * qDim);
+      row += count;
     }
   }
 
