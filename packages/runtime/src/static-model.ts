@@ -227,7 +227,7 @@ export class StaticModel implements CausalLM {
       if (i < 0) return;
       const s = run[i]!;
       const end = (row * rows + rows) * this.vocabSize;
-      out[i] = data.slice(end - s.logits * this.vocabSize, end);
+      out[i] = data.subarray(end - s.logits * this.vocabSize, end); // a view: the run's output buffer is ours alone
       s.seq.length += s.tokens.length;
     });
     return out;
