@@ -48,6 +48,7 @@ describe("the block KV cache", () => {
     assert.deepEqual([...(past.feeds["block_tables"]!.data as BigInt64Array)], [1n, 2n, 0n, 0n]);
     const pool = past.feeds["key_cache.0"]!;
     assert.deepEqual(pool.dims, [8, 2, 4, 2]);
+    assert.equal(cache.past([{ entry: other, held: 4 }]).feeds["key_cache.0"]!.data, pool.data, "the pool itself is fed: no copy per step");
     const value = (block: number, h: number, offset: number) => pool.data[((block * 2 + h) * 4 + offset) * 2];
     assert.deepEqual([value(1, 0, 0), value(1, 1, 3), value(2, 0, 1), value(2, 1, 1)], [10, 113, 15, 115]);
   });

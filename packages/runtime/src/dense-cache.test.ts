@@ -29,6 +29,8 @@ describe("the dense KV cache", () => {
     cache.write(c, 0, "key", fresh(3, 30), 0, 0, 3, 0);
     const past = cache.past([{ entry: c, held: 3 }, { entry: a, held: 3 }]);
     assert.deepEqual(past.rows, [1, -1, 0], "rows 0..2: a, a filler for b, c");
+    const again = cache.past([{ entry: a, held: 3 }]);
+    assert.equal(again.feeds["past.0.key"]!.data.buffer, past.feeds["past.0.key"]!.data.buffer, "feeds are views of one buffer: no copy per step");
     assert.equal(past.width, 4);
     const key = past.feeds["past.0.key"]!;
     assert.deepEqual(key.dims, [3, 2, 4, 2]);
