@@ -165,6 +165,7 @@ export class DenseCache implements KvCache {
   #resize(rows: number, capacity: number): void {
     const { layers, kvHeads, headDim, type } = this.#o;
     const keep = Math.min(capacity, this.#capacity);
+    // old [rows_before, kv_heads, capacity_before, head_dim] -> [rows, kv_heads, capacity, head_dim]
     const move = (old: KvArray | undefined): KvArray => {
       const next = kvArray(type, rows * kvHeads * capacity * headDim);
       if (old === undefined) return next;
@@ -198,6 +199,7 @@ export class DenseCache implements KvCache {
     const length = this.#prefixLength;
     const dims = [batch, kvHeads, length, headDim];
     const feeds: Record<string, Feed> = {};
+    // one [kv_heads, prefix, head_dim] -> [batch, kv_heads, prefix, head_dim]
     const repeat = (one: KvArray | undefined): KvArray => {
       const out = kvArray(type, batch * kvHeads * length * headDim);
       if (one !== undefined) for (let b = 0; b < batch; b++) out.set(one, b * one.length);

@@ -17,13 +17,13 @@ export type FeedType = "int64" | "float32" | "float16";
 /** One input: data in row-major order, passed to onnxruntime without a copy. */
 export interface Feed {
   readonly type: FeedType;
-  readonly data: BigInt64Array | Float32Array | Uint16Array;
+  readonly data: BigInt64Array | Float32Array | Uint16Array; // [dims], row-major; float16 as raw bits
   readonly dims: readonly number[];
 }
 
 /** One output, in a buffer of its own. */
 export interface Fetched {
-  readonly data: Float32Array | Uint16Array;
+  readonly data: Float32Array | Uint16Array; // [dims], row-major; float16 as raw bits
   readonly dims: readonly number[];
 }
 

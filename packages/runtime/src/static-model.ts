@@ -126,6 +126,7 @@ export class StaticModel implements CausalLM {
     await this.#session.release();
   }
 
+  /** Per step, its logits [step.logits ?? 1, vocab]. */
   async forward(steps: readonly ForwardStep[]): Promise<Float32Array[]> {
     const resolved = this.#check(steps);
     this.cache.prepare(resolved.map((s) => ({ entry: s.seq.entry, positions: s.seq.length + s.tokens.length })));
@@ -221,7 +222,7 @@ export class StaticModel implements CausalLM {
     }
     const logits = result[LOGITS]!;
     const rows = logits.dims[1]!;
-    const data = logits.data as Float32Array;
+    const data = logits.data as Float32Array; // [batch, rows, vocab]
     const out: Float32Array[] = [];
     past.rows.forEach((i, row) => {
       if (i < 0) return;
