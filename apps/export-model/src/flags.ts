@@ -7,7 +7,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import yargs, { type Argv } from "yargs";
 import type { ExportDType, ExportOptions, QuantType } from "@oar/export";
-import { UsageError } from "./errors.js";
+import { UsageError } from "@oar/cli";
 
 export const EXPORT_DTYPES: readonly ExportDType[] = ["float32", "float16", "bfloat16"];
 /** "" is PaddleNLP's value for no quantization. */

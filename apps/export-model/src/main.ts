@@ -7,22 +7,17 @@
  * one line on stderr and exits 1; OAR_DEBUG=1 prints stacks for everything.
  */
 import { exportModel, type ExportOptions } from "@oar/export";
-import { formatFatal } from "./errors.js";
+import { failer, yargsError } from "@oar/cli";
 import { checkExportFlags, exportCli } from "./flags.js";
 import { formatExportReport } from "./report.js";
 
-const debug = process.env["OAR_DEBUG"] === "1";
-
-function fail(error: unknown): never {
-  process.stderr.write(formatFatal("export-model", error, debug));
-  process.exit(1);
-}
+const fail: (error: unknown) => never = failer("export-model");
 
 let options: ExportOptions;
 try {
   // yargs prints --help itself and exits; every other outcome comes back here.
   const argv = exportCli(process.argv.slice(2))
-    .fail((message, error) => fail(new Error(error?.message ?? message)))
+    .fail((message, error) => fail(yargsError(message, error)))
     .parseSync();
   options = checkExportFlags(argv);
 } catch (e) {

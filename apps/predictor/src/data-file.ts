@@ -6,7 +6,7 @@
  * to the output as it is.
  */
 import * as fs from "node:fs";
-import { UsageError } from "./errors.js";
+import { UsageError } from "@oar/cli";
 
 /** PaddleNLP's seed prompt, used when no data file is given. */
 export const DEFAULT_PROMPT =

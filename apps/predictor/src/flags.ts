@@ -6,7 +6,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import yargs, { type Argv } from "yargs";
-import { UsageError } from "./errors.js";
+import { UsageError } from "@oar/cli";
 
 export type Mode = "dynamic" | "static";
 export type Device = "cpu" | "gpu";

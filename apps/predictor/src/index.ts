@@ -4,7 +4,6 @@
  * mode, progress, printing, the benchmark report, and `runPredictor`, which
  * puts them together.
  */
-export { UsageError, formatFatal, isBug, oneLine } from "./errors.js";
 export {
   DECODE_STRATEGIES,
   DEVICES,

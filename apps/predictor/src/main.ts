@@ -6,22 +6,17 @@
  * Every user mistake prints one line on stderr and exits 1; OAR_DEBUG=1
  * prints stacks for everything.
  */
-import { formatFatal } from "./errors.js";
+import { failer, yargsError } from "@oar/cli";
 import { checkPredictorFlags, predictorCli, type PredictorFlags } from "./flags.js";
 import { runPredictor } from "./predict.js";
 
-const debug = process.env["OAR_DEBUG"] === "1";
-
-function fail(error: unknown): never {
-  process.stderr.write(formatFatal("predictor", error, debug));
-  process.exit(1);
-}
+const fail: (error: unknown) => never = failer("predictor");
 
 let flags: PredictorFlags;
 try {
   // yargs prints --help itself and exits; every other outcome comes back here.
   const argv = predictorCli(process.argv.slice(2))
-    .fail((message, error) => fail(new Error(error?.message ?? message)))
+    .fail((message, error) => fail(yargsError(message, error)))
     .parseSync();
   flags = checkPredictorFlags(argv);
 } catch (e) {

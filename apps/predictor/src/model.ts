@@ -24,7 +24,7 @@ import {
 } from "@oar/modeling";
 import { loadStaticModel } from "@oar/runtime";
 import { assertNever } from "@oar/tensor";
-import { UsageError } from "./errors.js";
+import { UsageError } from "@oar/cli";
 import type { DtypeFlag, Mode, PredictorFlags } from "./flags.js";
 
 /** The file export-model writes into every inference directory, and that marks one. */

@@ -8,7 +8,7 @@
  */
 import * as fs from "node:fs";
 import type { PromptSource, Prompt } from "./data-file.js";
-import { UsageError } from "./errors.js";
+import { UsageError } from "@oar/cli";
 
 /** One line of the output file. */
 export interface OutputRecord {

@@ -13,7 +13,7 @@ import { readDecoderConfig, type Adapters, type DecoderConfig, type WeightStorag
 import { loadTokenizer, type OarTokenizer } from "@oar/tokenizer";
 import { formatBenchmark } from "./benchmark.js";
 import { defaultPrompts, promptPlace, readDataFile } from "./data-file.js";
-import { UsageError } from "./errors.js";
+import { UsageError } from "@oar/cli";
 import type { PredictorFlags } from "./flags.js";
 import {
   checkModelDir,

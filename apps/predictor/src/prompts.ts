@@ -7,7 +7,7 @@
 import { assertNever } from "@oar/tensor";
 import type { OarTokenizer } from "@oar/tokenizer";
 import { promptMessages, promptPlace, type Prompt } from "./data-file.js";
-import { UsageError } from "./errors.js";
+import { UsageError } from "@oar/cli";
 import type { ChatTemplateFlag } from "./flags.js";
 
 /** A prompt ready for the scheduler. */

@@ -5,13 +5,11 @@
  *   make-adapter --model_name_or_path DIR --output_path DIR --type lora --format peft [--rank 8 --lora_alpha 16 --target_modules q_proj,v_proj]
  *   make-adapter --model_name_or_path DIR --output_path DIR --type prefix --format paddle [--num_prefix_tokens 8 --prefix_projection]
  */
+import { failer, yargsError } from "@oar/cli";
 import yargs from "yargs";
 import { ADAPTER_DTYPES, FORMATS, LORA_TARGETS, makeLora, makePrefix, type AdapterFormatName, type LoraTarget } from "./make.js";
 
-function fail(message: string): never {
-  process.stderr.write(`make-adapter: ${message}\n`);
-  process.exit(1);
-}
+const fail: (error: unknown) => never = failer("make-adapter");
 
 /** Whether the command line names `flag` itself (not just its default). */
 function given(flag: string): boolean {
@@ -66,7 +64,7 @@ const argv = yargs(process.argv.slice(2))
     return true;
   })
   .strict()
-  .fail((message, error) => fail((error?.message ?? message ?? "invalid arguments (see --help)").replace(/\s*\n\s*/g, " ")))
+  .fail((message, error) => fail(yargsError(message, error)))
   .version(false)
   .help()
   .wrap(null)
@@ -101,6 +99,6 @@ try {
     });
   }
 } catch (e) {
-  fail((e as Error).message);
+  fail(e);
 }
 process.stdout.write(`make-adapter: wrote ${common.outDir}\n`);

@@ -5,15 +5,13 @@
  *   make-tiny-model --arch qwen2 --preset tiny --dtype f32 --instruct --seed 0 --output_path DIR [--overwrite]
  *   make-tiny-model --from_llama2c stories260K.bin --output_path DIR [--overwrite]
  */
+import { failer, yargsError } from "@oar/cli";
 import yargs from "yargs";
 import { convertLlama2c } from "./llama2c.js";
 import { makeTinyModel } from "./make.js";
 import { ARCHS, type Arch, PRESETS, type Preset, WEIGHT_DTYPES, type WeightDtype } from "./spec.js";
 
-function fail(message: string): never {
-  process.stderr.write(`make-tiny-model: ${message}\n`);
-  process.exit(1);
-}
+const fail: (error: unknown) => never = failer("make-tiny-model");
 
 const argv = yargs(process.argv.slice(2))
   .scriptName("make-tiny-model")
@@ -43,7 +41,7 @@ const argv = yargs(process.argv.slice(2))
     return true;
   })
   .strict()
-  .fail((message, error) => fail((error?.message ?? message ?? "invalid arguments (see --help)").replace(/\s*\n\s*/g, " ")))
+  .fail((message, error) => fail(yargsError(message, error)))
   .version(false)
   .help()
   .wrap(null)
@@ -66,6 +64,6 @@ try {
     });
   }
 } catch (e) {
-  fail((e as Error).message);
+  fail(e);
 }
 process.stdout.write(`make-tiny-model: wrote ${outDir}\n`);

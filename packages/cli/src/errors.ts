@@ -1,8 +1,9 @@
 /**
- * How the predictor fails. A person's mistake (a flag, a file, a directory)
- * is a `UsageError` or one of the libraries' errors that already name the
- * file at fault, and prints as one line. An error thrown by JavaScript itself
- * (TypeError, RangeError, ...) is a bug in Oar and prints its stack.
+ * How Oar's command-line programs fail. A person's mistake (a flag, a file, a
+ * directory) is a `UsageError`, or one of the libraries' errors that already
+ * name the file at fault, and prints as one line. An error thrown by
+ * JavaScript itself (TypeError, RangeError, ...) is a bug in Oar and prints
+ * its stack.
  */
 
 /** A mistake in the command line or in a file the user named; its message is one line for a person. */
@@ -48,4 +49,21 @@ export function formatFatal(program: string, error: unknown, debug: boolean): st
 /** Collapses a message onto one line. */
 export function oneLine(message: string): string {
   return message.replace(/\s*\n\s*/g, " ").trim();
+}
+
+/**
+ * The `fail` of a program's main module: prints `formatFatal` on stderr and
+ * exits 1. OAR_DEBUG=1 in the environment prints stacks for everything.
+ */
+export function failer(program: string): (error: unknown) => never {
+  const debug = process.env["OAR_DEBUG"] === "1";
+  return (error) => {
+    process.stderr.write(formatFatal(program, error, debug));
+    process.exit(1);
+  };
+}
+
+/** The message yargs hands its `.fail` handler, as one Error (yargs gives a string, an Error, or both). */
+export function yargsError(message: string | undefined, error: Error | undefined): Error {
+  return new UsageError(oneLine(error?.message ?? message ?? "invalid arguments (see --help)"));
 }
