@@ -68,32 +68,37 @@ export function checkAttention(
   }
   const rows = q.length / qDim;
   let longest = 0;
-  sequences.forEach((s, i) => {
-    const where = `attention: sequence ${i}`;
+  // Plain loops and no allocation: this runs once per layer and step.
+  for (let i = 0; i < sequences.length; i++) {
+    const s = sequences[i]!;
     if (!isPositiveInt(s.count) || !Number.isSafeInteger(s.first) || s.first < 0) {
-      throw new Error(`${where}: count must be positive and first non-negative, got count ${s.count}, first ${s.first}`);
+      throw new Error(`attention: sequence ${i}: count must be positive and first non-negative, got count ${s.count}, first ${s.first}`);
     }
     if (!Number.isSafeInteger(s.row) || s.row < 0 || s.row + s.count > rows) {
-      throw new Error(`${where}: rows [${s.row}, ${s.row + s.count}) are not all in q's ${rows} rows`);
+      throw new Error(`attention: sequence ${i}: rows [${s.row}, ${s.row + s.count}) are not all in q's ${rows} rows`);
     }
     const end = s.first + s.count;
     let covered = 0;
-    for (const [j, seg] of s.segments.entries()) {
-      if (covered >= end) break;
+    for (let j = 0; j < s.segments.length && covered < end; j++) {
+      const seg = s.segments[j]!;
       if (seg.start !== covered || !isPositiveInt(seg.count)) {
-        throw new Error(`${where}: segment ${j} covers [${seg.start}, ${seg.start + seg.count}), expected one starting at ${covered}`);
+        throw new Error(`attention: sequence ${i}: segment ${j} covers [${seg.start}, ${seg.start + seg.count}), expected one starting at ${covered}`);
       }
-      for (const [name, data] of [["keys", seg.keys], ["values", seg.values]] as const) {
-        if (!Number.isSafeInteger(seg.row) || seg.row < 0 || (seg.row + seg.count) * kvDim > data.length) {
-          throw new Error(`${where}: segment ${j}'s rows [${seg.row}, ${seg.row + seg.count}) run past its ${name} (${data.length / kvDim} rows of ${kvDim})`);
-        }
-      }
+      checkRows(seg, seg.keys, "keys", kvDim, i, j);
+      checkRows(seg, seg.values, "values", kvDim, i, j);
       covered += seg.count;
     }
-    if (covered < end) throw new Error(`${where}: its segments cover positions [0, ${covered}), the queries need [0, ${end})`);
+    if (covered < end) throw new Error(`attention: sequence ${i}: its segments cover positions [0, ${covered}), the queries need [0, ${end})`);
     longest = Math.max(longest, end);
-  });
+  }
   return longest;
+}
+
+/** That a segment's rows lie in its keys (or values). */
+function checkRows(seg: KvSegment, data: Float32Array, name: string, kvDim: number, i: number, j: number): void {
+  if (!Number.isSafeInteger(seg.row) || seg.row < 0 || (seg.row + seg.count) * kvDim > data.length) {
+    throw new Error(`attention: sequence ${i}: segment ${j}'s rows [${seg.row}, ${seg.row + seg.count}) run past its ${name} (${data.length / kvDim} rows of ${kvDim})`);
+  }
 }
 
 /**

@@ -208,6 +208,8 @@ const X_CACHE_BYTES = 1 << 20;
 const GEMV_CHUNK_BYTES = 1 << 18;
 /** A gemm chunk does about this many multiply-adds. */
 const GEMM_CHUNK_MACS = 1 << 22;
+/** An attention chunk does about this many multiply-adds (a few µs), or one task if that is more. */
+const ATTEND_CHUNK_MACS = 1 << 15;
 /** While waiting for workers the caller wakes this often to run the watchdog. */
 const WAIT_SLICE_MS = 100;
 
@@ -482,25 +484,34 @@ export async function startPool(options: PoolOptions, workerUrl: URL): Promise<C
     // The sequences of each memory, with the byte address of every segment's first key and value row.
     const groups = new Map<Arena, Placed[]>();
     const rowBytes = shape.kvHeads * shape.headDim * 4;
-    sequences.forEach((seq, i) => {
-      let arena: Arena | undefined;
+    for (let i = 0; i < sequences.length; i++) {
+      const seq = sequences[i]!;
+      const arena = arenaOfView(seq.segments[0]!.keys, i, 0);
       const keys: number[] = [];
       const values: number[] = [];
-      for (const [j, seg] of seq.segments.entries()) {
-        for (const view of [seg.keys, seg.values]) {
-          const a = viewArenas.get(view.buffer as SharedArrayBuffer);
-          if (!a) throw new Error(`attention: sequence ${i}, segment ${j}: keys and values must be views of buffers from this pool's allocBuffer`);
-          if (arena && a !== arena) throw new Error(`attention: sequence ${i}: its segments are in memories ${arena.index} and ${a.index}; one sequence's cache must be in one memory`);
-          arena = a;
+      for (let j = 0; j < seq.segments.length; j++) {
+        const seg = seq.segments[j]!;
+        const k = arenaOfView(seg.keys, i, j);
+        const v = arenaOfView(seg.values, i, j);
+        if (k !== arena || v !== arena) {
+          const other = k !== arena ? k : v;
+          throw new Error(`attention: sequence ${i}: its segments are in memories ${arena.index} and ${other.index}; one sequence's cache must be in one memory`);
         }
         keys.push(seg.keys.byteOffset + seg.row * rowBytes);
         values.push(seg.values.byteOffset + seg.row * rowBytes);
       }
-      const list = groups.get(arena!) ?? [];
-      list.push({ seq, keys, values });
-      groups.set(arena!, list);
-    });
+      const list = groups.get(arena);
+      if (list) list.push({ seq, keys, values });
+      else groups.set(arena, [{ seq, keys, values }]);
+    }
     for (const [arena, list] of groups) attend(arena, q, out, shape, list);
+  }
+
+  /** The memory a view from allocBuffer lies in (segment j of sequence i, for the error). */
+  function arenaOfView(view: Float32Array, i: number, j: number): Arena {
+    const arena = viewArenas.get(view.buffer as SharedArrayBuffer);
+    if (!arena) throw new Error(`attention: sequence ${i}, segment ${j}: keys and values must be views of buffers from this pool's allocBuffer`);
+    return arena;
   }
 
   /**
@@ -591,7 +602,11 @@ export async function startPool(options: PoolOptions, workerUrl: URL): Promise<C
       }
       // The last query first: it attends to the most positions, and the longest tasks should be claimed first.
       for (let i = count - 1; i >= 0; i--) {
-        for (let h = 0; h < heads; h++) {
+        // KV heads take turns (heads 0, group, 2 group, ..., 1, group + 1, ...): the threads start on
+        // different KV heads and fetch their keys and values from memory side by side.
+        for (let t = 0; t < heads; t++) {
+          const kv = t % kvHeads;
+          const h = kv * group + Math.floor(t / kvHeads);
           const e = at(task);
           const head = ((row + i) * qDim + h * headDim) * 4;
           ints[e] = qAt + head;
@@ -599,13 +614,17 @@ export async function startPool(options: PoolOptions, workerUrl: URL): Promise<C
           ints[e + 2] = seq.first + from + i + 1;
           ints[e + 3] = table;
           ints[e + 4] = seq.segments.length;
-          ints[e + 5] = Math.floor(h / group) * headDim * 4;
+          ints[e + 5] = kv * headDim * 4;
           task += TASK_BYTES;
         }
       }
       row += count;
     }
-    const chunk = Math.max(Math.ceil(tasks / MAX_CHUNKS), Math.ceil(tasks / (threads * 8)));
+    // Tasks per chunk: about ATTEND_CHUNK_MACS of work (a task over few positions is too short to claim
+    // alone), yet at least 2 chunks per thread, and few enough chunks for CLAIM's count.
+    const longest = scoresStride / 4;
+    const byWork = Math.ceil(ATTEND_CHUNK_MACS / (2 * longest * headDim));
+    const chunk = Math.max(Math.ceil(tasks / MAX_CHUNKS), Math.min(byWork, Math.ceil(tasks / (threads * 2))));
     Atomics.store(ctl, Slot.MEMORY, arena.index);
     ctl[Slot.TABLE] = taskAt;
     ctl[Slot.N] = tasks;
