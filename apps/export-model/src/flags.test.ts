@@ -27,7 +27,7 @@ describe("export-model flags", () => {
 
   it("passes every flag, kebab-case aliases included", () => {
     const o = parseExportFlags([
-      "--model-name-or-path", model, "--output-path", "out", "--dtype", "bfloat16", "--quant_type", "weight_only_int4", "--inference_model",
+      "--model-name-or-path", model, "--output-path", "out", "--dtype", "bfloat16", "--quant_type", "weight_only_int4", "--quant_block_size", "128", "--inference_model",
       "--block_attn", "--block_size", "32", "--src_length", "512", "--max_length", "256", "--lora_path", "a", "b", "--prefix_path", "p", "--overwrite",
     ]);
     assert.deepEqual(o, {
@@ -35,6 +35,7 @@ describe("export-model flags", () => {
       outputDir: "out",
       dtype: "bfloat16",
       quantType: "weight_only_int4",
+      quantization: { blockSize: 128 },
       inferenceModel: true,
       blockAttn: true,
       blockSize: 32,
@@ -53,6 +54,7 @@ describe("export-model flags", () => {
     ["an unknown flag", ["--model_name_or_path", model, "--bogus"], /^Unknown argument: bogus$/],
     ["an unknown dtype", ["--model_name_or_path", model, "--dtype", "int8"], /Argument: dtype, Given: "int8"/],
     ["--block_size without --block_attn", ["--model_name_or_path", model, "--block_size", "16"], /^--block_size applies to block attention; add --block_attn$/],
+    ["--quant_block_size without --quant_type", ["--model_name_or_path", model, "--quant_block_size", "64"], /^--quant_block_size applies to quantized weights; add --quant_type$/],
     ["a zero src_length", ["--model_name_or_path", model, "--src_length", "0"], /^--src_length must be an integer >= 1, got 0$/],
     ["a flag given twice", ["--model_name_or_path", model, "--dtype", "float32", "--dtype", "float16"], /^--dtype was given 2 times; give it once$/],
   ];

@@ -18,6 +18,7 @@ export const EXPORT_DEFAULTS = {
   dtype: "float32",
   quantType: "",
   blockSize: 64,
+  quantBlockSize: 32,
 } as const;
 
 /** The file export-model writes into every inference directory. */
@@ -38,8 +39,9 @@ export function exportCli(args: readonly string[]): Argv {
     .option("output_path", { type: "string", alias: "output-path", default: EXPORT_DEFAULTS.outputPath, describe: "the inference directory to write (absent or empty unless --overwrite)" })
     .option("dtype", { type: "string", choices: EXPORT_DTYPES, default: EXPORT_DEFAULTS.dtype, describe: "element type of weights, activations and KV cache" })
     .option("quant_type", { type: "string", alias: "quant-type", choices: EXPORT_QUANT_TYPES, default: EXPORT_DEFAULTS.quantType, describe: "quantize the weights: weight_only_int8, weight_only_int4 (MatMulNBits) or a8w8" })
-    .option("inference_model", { type: "boolean", alias: "inference-model", default: false, describe: "run the fusion passes (RMSNorm, rotary, GroupQueryAttention, QKV and gate/up merges)" })
-    .option("block_attn", { type: "boolean", alias: "block-attn", default: false, describe: "record that the runtime holds the KV cache in blocks" })
+    .option("quant_block_size", { type: "number", alias: "quant-block-size", defaultDescription: String(EXPORT_DEFAULTS.quantBlockSize), describe: "weights per quantization scale along the input dimension (MatMulNBits block_size: 16, 32, 64, 128 or 256)" })
+    .option("inference_model", { type: "boolean", alias: "inference-model", default: false, describe: "run the fusion passes (SkipSimplifiedLayerNormalization, RotaryEmbedding, QKV and gate/up merges, QuickGelu)" })
+    .option("block_attn", { type: "boolean", alias: "block-attn", default: false, describe: "block attention: the graph reads its past keys and values from a pool of fixed-size blocks through a block table" })
     .option("block_size", { type: "number", alias: "block-size", defaultDescription: String(EXPORT_DEFAULTS.blockSize), describe: "positions per KV block with --block_attn" })
     .option("src_length", { type: "number", alias: "src-length", defaultDescription: "not recorded", describe: "prompt tokens kept (PaddleNLP's --src_length), recorded for the runtime" })
     .option("max_length", { type: "number", alias: "max-length", defaultDescription: "not recorded", describe: "max new tokens (PaddleNLP's --max_length), recorded for the runtime" })
@@ -77,6 +79,8 @@ export function checkExportFlags(argv: Record<string, unknown>): ExportOptions {
   const blockAttn = argv["block_attn"] as boolean;
   if (argv["block_size"] !== undefined && !blockAttn) throw new UsageError("--block_size applies to block attention; add --block_attn");
   const quant = argv["quant_type"] as "" | QuantType;
+  const quantBlockSize = positive(argv, "quant_block_size");
+  if (quantBlockSize !== undefined && quant === "") throw new UsageError("--quant_block_size applies to quantized weights; add --quant_type");
   const loraPaths = argv["lora_path"] === undefined ? [] : (argv["lora_path"] as unknown[]).map(String);
   if (argv["lora_path"] !== undefined && (loraPaths.length === 0 || loraPaths.includes(""))) throw new UsageError("--lora_path needs one or more directories");
   const prefixPath = argv["prefix_path"];
@@ -86,6 +90,7 @@ export function checkExportFlags(argv: Record<string, unknown>): ExportOptions {
     outputDir,
     dtype: argv["dtype"] as ExportDType,
     quantType: quant === "" ? null : quant,
+    ...(quantBlockSize === undefined ? {} : { quantization: { blockSize: quantBlockSize } }),
     inferenceModel: argv["inference_model"] as boolean,
     blockAttn,
     ...(blockAttn ? { blockSize: positive(argv, "block_size") ?? EXPORT_DEFAULTS.blockSize } : {}),
