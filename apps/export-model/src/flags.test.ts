@@ -18,6 +18,7 @@ describe("export-model flags", () => {
       dtype: "float32",
       quantType: null,
       inferenceModel: false,
+      attention: "grouped",
       blockAttn: false,
       loraPaths: [],
       prefixPath: null,
@@ -27,7 +28,7 @@ describe("export-model flags", () => {
 
   it("passes every flag, kebab-case aliases included", () => {
     const o = parseExportFlags([
-      "--model-name-or-path", model, "--output-path", "out", "--dtype", "bfloat16", "--quant_type", "weight_only_int4", "--quant_block_size", "128", "--inference_model",
+      "--model-name-or-path", model, "--output-path", "out", "--dtype", "bfloat16", "--quant_type", "weight_only_int4", "--quant_block_size", "128", "--inference_model", "--attention", "repeat-kv",
       "--block_attn", "--block_size", "32", "--src_length", "512", "--max_length", "256", "--lora_path", "a", "b", "--prefix_path", "p", "--overwrite",
     ]);
     assert.deepEqual(o, {
@@ -37,6 +38,7 @@ describe("export-model flags", () => {
       quantType: "weight_only_int4",
       quantization: { blockSize: 128 },
       inferenceModel: true,
+      attention: "repeat-kv",
       blockAttn: true,
       blockSize: 32,
       srcLength: 512,

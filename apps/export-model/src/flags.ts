@@ -6,7 +6,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import yargs, { type Argv } from "yargs";
-import type { ExportDType, ExportOptions, QuantType } from "@oar/export";
+import type { AttentionForm, ExportDType, ExportOptions, QuantType } from "@oar/export";
 import { UsageError } from "@oar/cli";
 
 export const EXPORT_DTYPES: readonly ExportDType[] = ["float32", "float16", "bfloat16"];
@@ -19,7 +19,10 @@ export const EXPORT_DEFAULTS = {
   quantType: "",
   blockSize: 64,
   quantBlockSize: 32,
+  attention: "grouped",
 } as const;
+
+export const ATTENTION_FORMS: readonly AttentionForm[] = ["grouped", "repeat-kv"];
 
 /** The file export-model writes into every inference directory. */
 const MANIFEST = "oar_inference.json";
@@ -41,6 +44,12 @@ export function exportCli(args: readonly string[]): Argv {
     .option("quant_type", { type: "string", alias: "quant-type", choices: EXPORT_QUANT_TYPES, default: EXPORT_DEFAULTS.quantType, describe: "quantize the weights: weight_only_int8, weight_only_int4 (MatMulNBits) or a8w8" })
     .option("quant_block_size", { type: "number", alias: "quant-block-size", defaultDescription: String(EXPORT_DEFAULTS.quantBlockSize), describe: "weights per quantization scale along the input dimension (MatMulNBits block_size: 16, 32, 64, 128 or 256)" })
     .option("inference_model", { type: "boolean", alias: "inference-model", default: false, describe: "run the fusion passes (SkipSimplifiedLayerNormalization, RotaryEmbedding, QKV and gate/up merges, QuickGelu)" })
+    .option("attention", {
+      type: "string",
+      choices: ATTENTION_FORMS,
+      default: EXPORT_DEFAULTS.attention,
+      describe: "how attention is written: grouped (reads the cache without copying it; fastest on CPU) or repeat-kv (as other exporters write it; with --inference_model it becomes com.microsoft GroupQueryAttention, the fast path of GPU providers)",
+    })
     .option("block_attn", { type: "boolean", alias: "block-attn", default: false, describe: "block attention: the graph reads its past keys and values from a pool of fixed-size blocks through a block table" })
     .option("block_size", { type: "number", alias: "block-size", defaultDescription: String(EXPORT_DEFAULTS.blockSize), describe: "positions per KV block with --block_attn" })
     .option("src_length", { type: "number", alias: "src-length", defaultDescription: "not recorded", describe: "prompt tokens kept (PaddleNLP's --src_length), recorded for the runtime" })
@@ -92,6 +101,7 @@ export function checkExportFlags(argv: Record<string, unknown>): ExportOptions {
     quantType: quant === "" ? null : quant,
     ...(quantBlockSize === undefined ? {} : { quantization: { blockSize: quantBlockSize } }),
     inferenceModel: argv["inference_model"] as boolean,
+    attention: argv["attention"] as AttentionForm,
     blockAttn,
     ...(blockAttn ? { blockSize: positive(argv, "block_size") ?? EXPORT_DEFAULTS.blockSize } : {}),
     ...optional("srcLength", positive(argv, "src_length")),

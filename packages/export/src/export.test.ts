@@ -429,6 +429,35 @@ describe("exportModel: inferenceModel (the fusion passes)", () => {
   }
 });
 
+describe("exportModel: attention written as other exporters do (repeat-kv)", () => {
+  it("fuses into com.microsoft GroupQueryAttention, one per layer with no Softmax left, and agrees with the eager model", async () => {
+    const dir = cachedTinyModel({ arch: "qwen2", preset: "tiny", dtype: "f32" });
+    const cfg = readDecoderConfig(dir);
+    const out = fresh("gqa");
+    const { manifest: m } = await exportModel({ modelDir: dir, outputDir: out, inferenceModel: true, attention: "repeat-kv" });
+    assert.equal(m.graph.op_counts["GroupQueryAttention"], cfg.numLayers);
+    assert.equal(m.graph.op_counts["Softmax"] ?? 0, 0);
+    const eager = await loadEagerModel(dir, { storage: { format: "f32" }, threads: 1 });
+    const kv = { layers: cfg.numLayers, kvHeads: cfg.numKvHeads, headDim: cfg.headDim, type: "float32" as const };
+    const batch = await DecoderBatch.open(path.join(out, "model.onnx"), kv, cfg.vocabSize);
+    try {
+      const prompts = [[9707, 11, 1879], [100004, 105546, 9370, 99346, 100132]];
+      const seqs = prompts.map(() => eager.createSequence());
+      const got = await batch.prefill(prompts, 1);
+      const next = await batch.step([[5], [6]], 1);
+      for (const [b, p] of prompts.entries()) {
+        const [want] = await eager.forward([{ seq: seqs[b]!, tokens: p }]);
+        assert.ok(maxRelativeError(got[b]!, want!) < 1e-4, `prefill of prompt ${b}: ${maxRelativeError(got[b]!, want!)}`);
+        const [wantNext] = await eager.forward([{ seq: seqs[b]!, tokens: [5 + b] }]);
+        assert.ok(maxRelativeError(next[b]!, wantNext!) < 1e-4, `decode step of prompt ${b}: ${maxRelativeError(next[b]!, wantNext!)}`);
+      }
+    } finally {
+      await batch.release();
+      await eager.dispose();
+    }
+  });
+});
+
 describe("exportModel: quantType (the quantization passes)", () => {
   it("weight_only_int8 after fusion (tiny Qwen2): MatMulNBits and GatherBlockQuantized, recorded in oar_inference.json, logits near the eager model's", async (t) => {
     const dir = cachedTinyModel({ arch: "qwen2", preset: "tiny", dtype: "f32" });

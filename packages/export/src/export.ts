@@ -31,6 +31,7 @@ import {
   POSITION_IDS,
 } from "./trace/io.js";
 import { type KvLayout, kvIoRecord } from "./trace/kv-io.js";
+import type { AttentionForm } from "./trace/backend.js";
 import { traceDecoder } from "./trace/trace.js";
 import type { MergedEdit } from "./trace/weights.js";
 
@@ -47,6 +48,14 @@ export interface ExportOptions {
   readonly quantization?: QuantizationOptions;
   /** Run the fusion passes (PaddleNLP's --inference_model); without it the graph stays primitive. */
   readonly inferenceModel?: boolean;
+  /**
+   * How attention is written (default "grouped"): "grouped" reads the cache
+   * without concatenating or repeating it, the fastest form on onnxruntime's
+   * CPU provider; "repeat-kv" is the form other exporters write, which the
+   * fusion passes turn into com.microsoft GroupQueryAttention (the fast path
+   * of GPU providers).
+   */
+  readonly attention?: AttentionForm;
   /** Record that the runtime should hold the KV cache in blocks (--block_attn) of `blockSize` positions (default 64). */
   readonly blockAttn?: boolean;
   readonly blockSize?: number;
@@ -116,7 +125,7 @@ export async function exportModel(options: ExportOptions): Promise<ExportReport>
         where: options.modelDir,
         dtype: settings.dtype,
         kv: settings.kv,
-        attention: "grouped",
+        attention: options.attention ?? "grouped",
         ...(adapters.edit === null ? {} : { edit: adapters.edit }),
       });
       progress(`traced ${config.architecture}: ${graph.nodes.length} nodes, ${graph.initializers.length} initializers`);
