@@ -57,11 +57,14 @@ export async function exportDir(
     options.onProgress?.(`exporting ${preset} ${options.weights} ${options.fused ? "fused" : "unfused"} to ${target}`);
     await exportModel({ modelDir, outputDir: work, quantType: quantTypeOf(options.weights), inferenceModel: options.fused });
   });
+  // Exports an older exporter made of this graph, or made of an older checkpoint of this preset, are never
+  // used again, and weigh gigabytes.
   removeStale(path.dirname(target), `${options.weights}-${options.fused ? "fused" : "unfused"}-`, name);
+  removeStale(path.dirname(path.dirname(target)), path.basename(modelDir).replace(/[0-9a-f]+$/, ""), path.basename(modelDir));
   return dir;
 }
 
-/** Removes the exports an older exporter made for the same graph (they are never reused, and weigh gigabytes). */
+/** Removes the entries of `parent` named `prefix`... other than `keep`. */
 function removeStale(parent: string, prefix: string, keep: string): void {
   for (const entry of fs.readdirSync(parent)) {
     if (entry.startsWith(prefix) && entry !== keep) fs.rmSync(path.join(parent, entry), { recursive: true, force: true });

@@ -44,10 +44,12 @@ export async function runRounds(configurations: readonly Prepared[], o: RoundsOp
       const others = await waitForIdle(o.maxWaitS, o.log);
       const spec: ChildSpec = { configuration: p.configuration, path: p.path, workload: o.workload, positions: o.positions };
       try {
+        const t0 = performance.now();
         const sample = await runChild(spec, o.timeoutS);
+        const took = ` [${((performance.now() - t0) / 1000).toFixed(0)} s]`;
         samples.get(id)!.push({ ...sample, othersBusyCores: others });
         const busy = others !== null && others >= BUSY_CORES ? `  (other processes kept ${others.toFixed(1)} cores busy before it)` : "";
-        o.log(`[${round}/${o.runs}] ${id}: ${formatSample(sample)}${busy}`);
+        o.log(`[${round}/${o.runs}] ${id}: ${formatSample(sample)}${busy}${took}`);
       } catch (error) {
         problems.set(id, (error as Error).message);
         o.log(`[${round}/${o.runs}] ${id}: FAILED, left out of later rounds: ${(error as Error).message}`);

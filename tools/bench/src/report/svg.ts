@@ -47,7 +47,7 @@ function panel(rows: readonly ConfigurationResult[], title: string, top: number)
     const v = (max * i) / ticks;
     const tx = x(v);
     parts.push(`<line x1="${tx}" y1="${plotTop - 4}" x2="${tx}" y2="${plotTop + rows.length * ROW}" stroke="#ddd"/>`);
-    parts.push(text(tx, plotTop + rows.length * ROW + 14, rate(v), 'text-anchor="middle" fill="#555"'));
+    parts.push(text(tx, plotTop + rows.length * ROW + 14, Number.isInteger(v) ? String(v) : v.toFixed(1), 'text-anchor="middle" fill="#555"'));
   }
   parts.push(text(LABEL + PLOT / 2, plotTop + rows.length * ROW + 27, "decode tokens/s, batch 1", 'text-anchor="middle" fill="#555"'));
   rows.forEach((c, i) => {
@@ -93,8 +93,11 @@ export function decodeSvg(r: BenchResults): string {
     parts.push(`<rect x="${lx}" y="${y}" width="12" height="12" fill="${color}"/>`, text(lx + 16, y + 10, name));
     lx += 24 + name.length * 6.6;
   }
-  parts.push(`<line x1="${lx}" y1="${y}" x2="${lx}" y2="${y + 12}" stroke="#000" stroke-width="2" stroke-dasharray="3,2"/>`);
-  parts.push(text(lx + 6, y + 10, `roofline: read bandwidth (${gbps(dramBandwidth(r).bestBytesPerS)} past the caches) / weight bytes per token`));
+  y += 18;
+  parts.push(`<line x1="14" y1="${y}" x2="14" y2="${y + 12}" stroke="#000" stroke-width="2" stroke-dasharray="3,2"/>`);
+  parts.push(
+    text(26, y + 10, `roofline: read bandwidth (${gbps(dramBandwidth(r).bestBytesPerS)} past the caches) / weight bytes read per token; thin line: slowest to fastest run`),
+  );
   y += 24;
   for (const preset of BENCH_PRESETS) {
     const rows = r.configurations.filter((c) => c.preset === preset);
