@@ -22,7 +22,8 @@ test("export: writes a fused int8 inference directory", () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "oar-example-export-"));
   try {
     const out = run("export", "", path.join(dir, "inference"));
-    assert.match(out, /group-query-attention x2/);
+    assert.match(out, /skip-rms-norm x\d+/);
+    assert.match(out, /qkv-merge x2/);
     assert.match(out, /matmul-nbits-int8 x\d+/);
     assert.ok(fs.existsSync(path.join(dir, "inference", "oar_inference.json")));
   } finally {

@@ -15,7 +15,7 @@ const outputDir = process.argv[3] ?? path.join(os.tmpdir(), "oar-example-inferen
 const report = await exportModel({
   modelDir,
   outputDir,
-  inferenceModel: true, // fusion passes: SkipSimplifiedLayerNormalization, GroupQueryAttention, merged QKV...
+  inferenceModel: true, // fusion passes: SkipSimplifiedLayerNormalization, RotaryEmbedding, merged QKV...
   quantType: "weight_only_int8", // MatMulNBits with 8-bit blocks
   overwrite: true,
 });
