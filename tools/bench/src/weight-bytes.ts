@@ -40,7 +40,7 @@ export function weightBytesOfGraph(graph: Graph): number {
 /**
  * The eager model of `modelDir` with `storage`: every matrix in the pool
  * (the tied embedding once, as the output head), q8 with one f32 scale per
- * block of 32 along K; vectors in f32.
+ * row (per output channel) where K is a multiple of 8, else f32; vectors in f32.
  */
 export function eagerWeightBytesPerToken(modelDir: string, storage: EagerStorage): number {
   const config = readDecoderConfig(modelDir);
@@ -59,7 +59,7 @@ export function eagerWeightBytesPerToken(modelDir: string, storage: EagerStorage
         total += 2 * n;
         break;
       case "q8":
-        total += p.shape[1]! % 32 === 0 ? n + (n / 32) * 4 : 4 * n;
+        total += p.shape[1]! % 8 === 0 ? n + p.shape[0]! * 4 : 4 * n;
         break;
       default:
         assertNever(storage);

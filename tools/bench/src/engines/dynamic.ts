@@ -10,7 +10,7 @@ export function weightStorage(storage: EagerStorage): WeightStorage {
     case "bf16":
       return { format: storage };
     case "q8":
-      return { format: "q8", blockSize: 32 };
+      return { format: "q8", blockSize: "channel" }; // as predictor --quant_type weight_only_int8
     default:
       return assertNever(storage);
   }
