@@ -7,7 +7,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import yargs, { type Argv } from "yargs";
 import type { AttentionForm, ExportDType, ExportOptions, QuantType } from "@oar/export";
-import { UsageError } from "@oar/cli";
+import { UsageError, requireModelDirectory } from "@oar/cli";
 
 export const EXPORT_DTYPES: readonly ExportDType[] = ["float32", "float16", "bfloat16"];
 /** "" is PaddleNLP's value for no quantization. */
@@ -114,13 +114,7 @@ export function checkExportFlags(argv: Record<string, unknown>): ExportOptions {
 
 /** The model directory must be a checkpoint: not missing, not an inference directory already. */
 function checkCheckpointDir(dir: string): void {
-  let stat: fs.Stats;
-  try {
-    stat = fs.statSync(dir);
-  } catch {
-    throw new UsageError(`--model_name_or_path ${dir}: no such directory (a model is a local directory; download it first)`);
-  }
-  if (!stat.isDirectory()) throw new UsageError(`--model_name_or_path ${dir}: not a directory`);
+  requireModelDirectory(dir);
   if (fs.existsSync(path.join(dir, MANIFEST))) {
     throw new UsageError(`--model_name_or_path ${dir}: already an inference directory (it has ${MANIFEST}); export the checkpoint it came from`);
   }

@@ -23,9 +23,9 @@ import {
   type WeightStorage,
 } from "@oar/modeling";
 import { loadStaticModel } from "@oar/runtime";
-import { assertNever } from "@oar/tensor";
-import { UsageError } from "@oar/cli";
-import type { DtypeFlag, Mode, PredictorFlags } from "./flags.js";
+import { assertNever, dtypeOfTorchName } from "@oar/tensor";
+import { UsageError, requireModelDirectory } from "@oar/cli";
+import type { Mode, PredictorFlags } from "./flags.js";
 
 /** The file export-model writes into every inference directory, and that marks one. */
 export const INFERENCE_MANIFEST = "oar_inference.json";
@@ -35,13 +35,7 @@ export const INFERENCE_MANIFEST = "oar_inference.json";
  * with oar_inference.json, for dynamic mode one without.
  */
 export function checkModelDir(dir: string, mode: Mode): void {
-  let stat: fs.Stats;
-  try {
-    stat = fs.statSync(dir);
-  } catch {
-    throw new UsageError(`--model_name_or_path ${dir}: no such directory (a model is a local directory; download it first)`);
-  }
-  if (!stat.isDirectory()) throw new UsageError(`--model_name_or_path ${dir}: not a directory`);
+  requireModelDirectory(dir);
   const exported = fs.existsSync(path.join(dir, INFERENCE_MANIFEST));
   switch (mode) {
     case "dynamic":
@@ -174,7 +168,7 @@ export function dynamicStorage(flags: Pick<PredictorFlags, "dtype" | "quantType"
       // width is not a multiple of 8 stays in f32.
       return { format: "q8", blockSize: "channel" };
     case "":
-      return flags.dtype === null ? defaultStorage(config) : { format: dtypeFormat(flags.dtype) };
+      return flags.dtype === null ? defaultStorage(config) : { format: dtypeOfTorchName(flags.dtype) };
     case "weight_only_int4":
     case "a8w8":
       throw new UsageError(`--quant_type ${flags.quantType}: dynamic mode quantizes only to weight_only_int8; export the model with export-model --quant_type ${flags.quantType} and run it with --mode static`);
@@ -183,18 +177,6 @@ export function dynamicStorage(flags: Pick<PredictorFlags, "dtype" | "quantType"
   }
 }
 
-function dtypeFormat(dtype: DtypeFlag): "f32" | "f16" | "bf16" {
-  switch (dtype) {
-    case "float32":
-      return "f32";
-    case "float16":
-      return "f16";
-    case "bfloat16":
-      return "bf16";
-    default:
-      return assertNever(dtype);
-  }
-}
 
 /**
  * Loads a checkpoint (checked by checkModelDir) on the eager model, with

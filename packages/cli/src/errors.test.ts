@@ -1,6 +1,9 @@
 import test from "node:test";
 import assert from "node:assert/strict";
-import { formatFatal, isBug, UsageError, yargsError } from "./errors.js";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { formatFatal, isBug, requireModelDirectory, UsageError, yargsError } from "./errors.js";
 
 test("a usage error prints as one line with the program's name", () => {
   assert.equal(formatFatal("predictor", new UsageError("--top_p must be in (0, 1],\n  got 1.5"), false), "predictor: --top_p must be in (0, 1], got 1.5\n");
@@ -29,4 +32,16 @@ test("yargs failures become one-line usage errors", () => {
   assert.ok(e instanceof UsageError);
   assert.equal(e.message, "Unknown argument: foo see --help");
   assert.equal(yargsError(undefined, new Error("--x is required")).message, "--x is required");
+});
+
+test("a model directory that is missing or a file is a usage error naming the flag", () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "oar-cli-"));
+  try {
+    requireModelDirectory(dir);
+    assert.throws(() => requireModelDirectory(path.join(dir, "nope")), (e) => e instanceof UsageError && /^--model_name_or_path .*nope: no such directory/.test(e.message));
+    fs.writeFileSync(path.join(dir, "file"), "");
+    assert.throws(() => requireModelDirectory(path.join(dir, "file"), "--lora_path"), (e) => e instanceof UsageError && /^--lora_path .*file: not a directory$/.test(e.message));
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });

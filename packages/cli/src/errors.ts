@@ -5,6 +5,7 @@
  * JavaScript itself (TypeError, RangeError, ...) is a bug in Oar and prints
  * its stack.
  */
+import * as fs from "node:fs";
 
 /** A mistake in the command line or in a file the user named; its message is one line for a person. */
 export class UsageError extends Error {
@@ -66,4 +67,19 @@ export function failer(program: string): (error: unknown) => never {
 /** The message yargs hands its `.fail` handler, as one Error (yargs gives a string, an Error, or both). */
 export function yargsError(message: string | undefined, error: Error | undefined): Error {
   return new UsageError(oneLine(error?.message ?? message ?? "invalid arguments (see --help)"));
+}
+
+/**
+ * Checks that `--model_name_or_path` (or another flag's) `dir` is an existing
+ * directory: a UsageError naming the flag otherwise. Models are local
+ * directories, never downloaded, so a missing one says so.
+ */
+export function requireModelDirectory(dir: string, flag = "--model_name_or_path"): void {
+  let stat: fs.Stats;
+  try {
+    stat = fs.statSync(dir);
+  } catch {
+    throw new UsageError(`${flag} ${dir}: no such directory (a model is a local directory; download it first)`);
+  }
+  if (!stat.isDirectory()) throw new UsageError(`${flag} ${dir}: not a directory`);
 }

@@ -1,7 +1,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
-import { openCheckpoint } from "@oar/tensor";
+import { dtypeOfTorchName, openCheckpoint } from "@oar/tensor";
 import { type Adapters, type DecoderConfig, loadAdapters, mergeLora, readDecoderConfig } from "@oar/modeling";
 import {
   type AdapterRecord,
@@ -228,16 +228,9 @@ function checkOptions(o: ExportOptions): Settings {
 }
 
 function graphDType(dtype: ExportDType): GraphDType {
-  switch (dtype) {
-    case "float32":
-      return "f32";
-    case "float16":
-      return "f16";
-    case "bfloat16":
-      return "bf16";
-    default:
-      throw new Error(`dtype (--dtype) must be float32, float16 or bfloat16, got ${JSON.stringify(dtype satisfies never)}`);
-  }
+  const graph = dtypeOfTorchName(dtype);
+  if (graph === null) throw new Error(`dtype (--dtype) must be float32, float16 or bfloat16, got ${JSON.stringify(dtype)}`);
+  return graph;
 }
 
 function checkQuantType(q: QuantType): QuantType {

@@ -15,6 +15,7 @@ import {
   f32ToBf16,
   f32ToF16,
 } from "./convert.js";
+import { dtypeOfTorchName, torchDTypeName } from "./dtype.js";
 import { tensor } from "./tensor.js";
 
 const f32 = new Float32Array(1);
@@ -315,5 +316,16 @@ describe("cast", () => {
     const f = tensor("f32", [4], new Float32Array([0, -0, 2, NaN]));
     assert.deepEqual([...cast(f, "bool").data], [0, 0, 1, 1]);
     assert.deepEqual([...cast(tensor("bool", [2], new Uint8Array([1, 0])), "f16").data], [0x3c00, 0]);
+  });
+});
+
+describe("torch dtype names", () => {
+  it("map both ways for the three float types, and nothing else", () => {
+    for (const [name, dtype] of [["float32", "f32"], ["float16", "f16"], ["bfloat16", "bf16"]] as const) {
+      assert.equal(dtypeOfTorchName(name), dtype);
+      assert.equal(torchDTypeName(dtype), name);
+    }
+    assert.equal(dtypeOfTorchName("int8"), null);
+    assert.equal(dtypeOfTorchName("bf16"), null);
   });
 });

@@ -79,6 +79,27 @@ export function allocData<D extends DType>(dtype: D, length: number): DataOf[D] 
   return viewAs(dtype, new ArrayBuffer(length * dtypeSize(dtype)), 0, length);
 }
 
+/** The floating-point dtypes a checkpoint's `torch_dtype` and the `--dtype` flags name. */
+export type FloatDType = "f32" | "f16" | "bf16";
+
+/** torch's names of the floating-point dtypes, as `config.json` and PaddleNLP's `--dtype` write them. */
+export type TorchDTypeName = "float32" | "float16" | "bfloat16";
+
+const TORCH_NAMES: Readonly<Record<FloatDType, TorchDTypeName>> = { f32: "float32", f16: "float16", bf16: "bfloat16" };
+
+/** torch's name of a floating-point dtype: "bf16" -> "bfloat16". */
+export function torchDTypeName(dtype: FloatDType): TorchDTypeName {
+  return TORCH_NAMES[dtype];
+}
+
+/** The dtype torch calls `name` ("bfloat16" -> "bf16"); null for a name that is not one of the three. */
+export function dtypeOfTorchName(name: TorchDTypeName): FloatDType;
+export function dtypeOfTorchName(name: string): FloatDType | null;
+export function dtypeOfTorchName(name: string): FloatDType | null {
+  for (const dtype of ["f32", "f16", "bf16"] as const) if (TORCH_NAMES[dtype] === name) return dtype;
+  return null;
+}
+
 /** Exhaustiveness check for switches over unions. */
 export function assertNever(x: never): never {
   throw new Error(`unexpected value: ${String(x)}`);

@@ -23,7 +23,7 @@ the memory-bandwidth roofline on the qwen2-0.5b and qwen2-1.5b presets.
   --only PATTERNS      only configurations whose id matches one of these (comma-separated;
                        a pattern is a substring, * matches anything: 0.5b/static-*-fused)
   --runs N             measurements per configuration (default 5; --quick 3)
-  --tokens N           new tokens of the batch-1 decode (default 32; --quick 16)
+  --tokens N           new tokens of the batch-1 decode (default 128, as issue 5 measures; --quick 16)
   --out DIR            where results.md, results.json, decode.svg and README-section.md go
                        (default: docs/bench for a full run, else a directory in the cache)
   --max-wait S         seconds to wait for other processes to leave the CPUs before each

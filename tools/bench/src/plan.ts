@@ -15,7 +15,7 @@ export interface Plan {
   readonly runs: number;
 }
 
-export const FULL_WORKLOAD: Workload = { shortPrompt: 32, longPrompt: 512, decodeTokens: 32, batch: 8, batchDecodeTokens: 16 };
+export const FULL_WORKLOAD: Workload = { shortPrompt: 32, longPrompt: 512, decodeTokens: 128, batch: 8, batchDecodeTokens: 16 };
 export const QUICK_WORKLOAD: Workload = { shortPrompt: 32, longPrompt: 512, decodeTokens: 16, batch: 8, batchDecodeTokens: 8 };
 
 /**

@@ -2,7 +2,7 @@
 import * as fs from "node:fs";
 import { createRequire } from "node:module";
 import * as path from "node:path";
-import { assertNever } from "@oar/tensor";
+import { assertNever, torchDTypeName } from "@oar/tensor";
 import type { ModelSpec, WeightDtype } from "./spec.js";
 
 /** Qwen2's special token ids (the tokenizer's `<|endoftext|>` and `<|im_end|>`). */
@@ -19,19 +19,6 @@ export const QWEN2_CHAT_TEMPLATE =
   "{{ '<|im_start|>system\\nYou are a helpful assistant.<|im_end|>\\n' }}{% endif %}" +
   "{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n'}}{% endfor %}" +
   "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
-
-export function torchDtype(dtype: WeightDtype): string {
-  switch (dtype) {
-    case "f32":
-      return "float32";
-    case "bf16":
-      return "bfloat16";
-    case "f16":
-      return "float16";
-    default:
-      return assertNever(dtype);
-  }
-}
 
 export interface ConfigOptions {
   readonly spec: ModelSpec;
@@ -57,7 +44,7 @@ export function configJson({ spec, dtype, bosTokenId, eosTokenId }: ConfigOption
     rms_norm_eps: spec.rmsNormEps,
     rope_theta: spec.ropeTheta,
     tie_word_embeddings: spec.tieWordEmbeddings,
-    torch_dtype: torchDtype(dtype),
+    torch_dtype: torchDTypeName(dtype),
     use_cache: true,
     vocab_size: spec.vocabSize,
   };

@@ -1,4 +1,4 @@
-import { createComputePool, openCheckpoint, type ComputePool } from "@oar/tensor";
+import { createComputePool, dtypeOfTorchName, openCheckpoint, type ComputePool } from "@oar/tensor";
 import type { CausalLM, ForwardStep, Sequence } from "@oar/generation";
 import { readDecoderConfig } from "../architectures/index.js";
 import type { DecoderConfig } from "../config.js";
@@ -141,14 +141,7 @@ export class EagerModel implements CausalLM {
 
 /** The storage a checkpoint's own dtype suggests: its 16-bit type kept as is, f32 otherwise. */
 export function defaultStorage(cfg: DecoderConfig): WeightStorage {
-  switch (cfg.torchDtype) {
-    case "bfloat16":
-      return { format: "bf16" };
-    case "float16":
-      return { format: "f16" };
-    default:
-      return { format: "f32" };
-  }
+  return { format: cfg.torchDtype === null ? "f32" : (dtypeOfTorchName(cfg.torchDtype) ?? "f32") };
 }
 
 /** Checks a prefix against the model: one [length, kv_heads*head_dim] block of keys and of values per layer. */
