@@ -21,6 +21,10 @@ export function commonDecoderConfig(c: JsonConfig, architecture: string, family:
     throw c.error("num_key_value_heads", `(${numKvHeads}) does not divide num_attention_heads (${numHeads})`);
   }
   if (headDim % 2 !== 0) throw c.error("head_dim", `must be even for rotary embedding, got ${headDim}`);
+  const activation = c.optionalString("hidden_act");
+  if (activation !== null && activation !== "silu" && activation !== "swish") {
+    throw c.error("hidden_act", `is ${JSON.stringify(activation)}: only "silu" (the SwiGLU MLP of Qwen2 and Llama) is supported`);
+  }
   return {
     architecture,
     family,
@@ -35,6 +39,7 @@ export function commonDecoderConfig(c: JsonConfig, architecture: string, family:
     maxPositions: c.positiveInt("max_position_embeddings", 2048),
     bosTokenId: c.optionalId("bos_token_id"),
     eosTokenIds: c.ids("eos_token_id"),
-    torchDtype: c.optionalString("torch_dtype"),
+    // transformers 4.56 and later write "dtype"; earlier versions "torch_dtype".
+    torchDtype: c.optionalString("torch_dtype") ?? c.optionalString("dtype"),
   };
 }

@@ -70,6 +70,7 @@ const bad: [string, Record<string, unknown>, RegExp][] = [
   ["fractional layers", { ...qwen2, num_hidden_layers: 2.5 }, /"num_hidden_layers" must be a positive integer, got 2.5/],
   ["sliding window on", { ...qwen2, use_sliding_window: true }, /"use_sliding_window" is true/],
   ["llama with unknown rope scaling", { ...qwen2, architectures: ["LlamaForCausalLM"], sliding_window: null, rope_scaling: { type: "yarn", factor: 4 } }, /only "llama3" scaling is supported/],
+  ["gelu activation", { ...qwen2, hidden_act: "gelu" }, /"hidden_act" is "gelu": only "silu"/],
   ["string eos", { ...qwen2, eos_token_id: "</s>" }, /"eos_token_id" must be a token id or a list of them/],
 ];
 
@@ -78,6 +79,12 @@ for (const [what, json, message] of bad) {
     assert.throws(() => parseDecoderConfig(json), message);
   });
 }
+
+test("the storage dtype is read from torch_dtype, or from dtype as newer transformers write it", () => {
+  assert.equal(parseDecoderConfig({ ...qwen2, torch_dtype: "bfloat16" }).torchDtype, "bfloat16");
+  assert.equal(parseDecoderConfig({ ...qwen2, torch_dtype: undefined, dtype: "float16" }).torchDtype, "float16");
+  assert.equal(parseDecoderConfig({ ...qwen2, torch_dtype: undefined }).torchDtype, null);
+});
 
 test("a config that is not an object names the file", () => {
   assert.throws(() => parseDecoderConfig([1, 2], "models/x/config.json"), /models\/x\/config\.json: must hold a JSON object/);

@@ -168,3 +168,10 @@ test("int8 weight storage, per channel and in blocks, reports its agreement with
     }
   }
 });
+
+test("an int8 block size the kernels cannot run is refused before anything loads", async () => {
+  const dir = cachedTinyModel({ arch: "qwen2", preset: "tiny", dtype: "f32" });
+  for (const blockSize of [0, 12, -8, 2.5]) {
+    await assert.rejects(loadEagerModel(dir, { storage: { format: "q8", blockSize } }), /storage: q8 blockSize must be "channel" or a positive multiple of 8/);
+  }
+});

@@ -160,10 +160,20 @@ function checkPrefix(prefix: PrefixCache, config: DecoderConfig): void {
   }
 }
 
+/** int8 blocks must be whole multiples of 8 weights (the kernels' unit); "channel" is one block a row. */
+function checkStorage(storage: WeightStorage): void {
+  if (storage.format !== "q8" || storage.blockSize === "channel") return;
+  const b = storage.blockSize;
+  if (!Number.isSafeInteger(b) || b < 8 || b % 8 !== 0) {
+    throw new Error(`storage: q8 blockSize must be "channel" or a positive multiple of 8, got ${String(b)}`);
+  }
+}
+
 /** Loads a Hugging Face checkpoint directory as an eager model. */
 export async function loadEagerModel(dir: string, options: EagerModelOptions = {}): Promise<EagerModel> {
   const config = readDecoderConfig(dir);
   if (options.prefix !== undefined) checkPrefix(options.prefix, config);
+  if (options.storage !== undefined) checkStorage(options.storage);
   const source = openCheckpoint(dir);
   const pool = await createComputePool(options.threads === undefined ? {} : { threads: options.threads });
   try {
