@@ -21,8 +21,14 @@ export interface KvCache {
   /** Floats per cached position and layer, for each of keys and values. */
   readonly kvDim: number;
   create(): SequenceCache;
+  /**
+   * A new sequence with room for `positions` positions in all set aside now
+   * (a paged cache promises it blocks that no later sequence may take), or
+   * null when the cache cannot hold them.
+   */
+  allocate(positions: number): SequenceCache | null;
   release(seq: SequenceCache): void;
-  /** Whether a new sequence of `positions` positions can be stored now. */
+  /** Whether a new sequence of `positions` positions can be stored now (blocks promised to others excluded). */
   canAllocate(positions: number): boolean;
   /** Makes room for positions [seq.length, seq.length + count) in every layer; throws if the cache cannot. */
   reserve(seq: SequenceCache, count: number): void;
@@ -70,6 +76,9 @@ export function denseKvCache(pool: ComputePool, shape: CacheShape): KvCache {
       const seq: Dense = { id: nextId++, length: 0, capacity: 0, buffer: null, keys: [], values: [] };
       live.add(seq);
       return seq;
+    },
+    allocate(positions) {
+      return positions <= maxPositions ? this.create() : null;
     },
     release(s) {
       const seq = asDense(s);
@@ -141,6 +150,8 @@ export interface PagedShape extends CacheShape {
 export function pagedKvCache(pool: ComputePool, shape: PagedShape): KvCache {
   interface Paged extends SequenceCache {
     table: number[];
+    /** Blocks set aside for this sequence by allocate and not taken yet. */
+    promised: number;
   }
   const { layers, kvDim, maxPositions, blockSize, numBlocks } = shape;
   const plane = numBlocks * blockSize * kvDim; // floats of one layer's keys (or values)
@@ -155,6 +166,7 @@ export function pagedKvCache(pool: ComputePool, shape: PagedShape): KvCache {
   const free: number[] = [];
   for (let b = numBlocks - 1; b >= 0; b--) free.push(b);
   let nextId = 0;
+  let promised = 0; // blocks set aside for live sequences, not taken yet
   const live = new Set<Paged>();
   const asPaged = (seq: SequenceCache): Paged => {
     if (!live.has(seq as Paged)) throw new Error(`sequence ${seq.id} is not held by this cache (released already?)`);
@@ -165,27 +177,42 @@ export function pagedKvCache(pool: ComputePool, shape: PagedShape): KvCache {
     kind: "paged",
     kvDim,
     create() {
-      const seq: Paged = { id: nextId++, length: 0, table: [] };
+      const seq: Paged = { id: nextId++, length: 0, table: [], promised: 0 };
       live.add(seq);
+      return seq;
+    },
+    allocate(positions) {
+      if (!this.canAllocate(positions)) return null;
+      const seq = this.create() as Paged;
+      seq.promised = blocksFor(positions);
+      promised += seq.promised;
       return seq;
     },
     release(s) {
       const seq = asPaged(s);
       for (let i = seq.table.length - 1; i >= 0; i--) free.push(seq.table[i]!);
       seq.table = [];
+      promised -= seq.promised;
+      seq.promised = 0;
       live.delete(seq);
     },
     canAllocate(positions) {
-      return positions <= maxPositions && blocksFor(positions) <= free.length;
+      return positions <= maxPositions && blocksFor(positions) <= free.length - promised;
     },
     reserve(s, count) {
       const seq = asPaged(s);
       const need = seq.length + count;
       if (need > maxPositions) throw new Error(`sequence of ${need} positions exceeds the model's ${maxPositions}`);
       const more = blocksFor(need) - seq.table.length;
-      if (more > free.length) {
-        throw new Error(`KV block pool exhausted: ${more} more blocks of ${blockSize} needed, ${free.length} of ${numBlocks} free`);
+      // Its own promise first, then blocks nobody was promised.
+      const own = Math.min(more, seq.promised);
+      if (more - own > free.length - promised) {
+        throw new Error(
+          `KV block pool exhausted: ${more} more blocks of ${blockSize} needed, ${free.length - promised} of ${numBlocks} free and not promised (allocate sequences with allocateSequence, or give the pool more blocks)`,
+        );
       }
+      seq.promised -= own;
+      promised -= own;
       for (let i = 0; i < more; i++) seq.table.push(free.pop()!);
     },
     write(s, layer, start, count, k, v, srcRow) {

@@ -1,5 +1,6 @@
 import test from "node:test";
 import assert from "node:assert/strict";
+import { generateBatch } from "@oar/generation";
 import { cachedTinyModel, stories260K } from "@oar/make-tiny-model";
 import { loadEagerModel, type EagerModel } from "./model.js";
 import type { CacheOptions } from "./model.js";
@@ -173,5 +174,41 @@ test("an int8 block size the kernels cannot run is refused before anything loads
   const dir = cachedTinyModel({ arch: "qwen2", preset: "tiny", dtype: "f32" });
   for (const blockSize of [0, 12, -8, 2.5]) {
     await assert.rejects(loadEagerModel(dir, { storage: { format: "q8", blockSize } }), /storage: q8 blockSize must be "channel" or a positive multiple of 8/);
+  }
+});
+
+test("paged cache: allocateSequence sets blocks aside, so a tight pool admits only what fits and never runs out mid-batch", async () => {
+  const dir = cachedTinyModel({ arch: "qwen2", preset: "tiny", dtype: "f32" });
+  const model = await loadEagerModel(dir, { cache: { kind: "paged", blockSize: 4, numBlocks: 8 }, maxPositions: 64 });
+  try {
+    const a = model.allocateSequence(16); // 4 blocks promised to a
+    assert.ok(a !== null);
+    assert.equal(model.canAllocate(20), false, "5 blocks asked, 4 free that nobody was promised");
+    const b = model.allocateSequence(13); // the other 4
+    assert.ok(b !== null);
+    assert.equal(model.allocateSequence(1), null);
+    assert.equal(model.canAllocate(1), false);
+    // a takes its own promise as its tokens arrive; b's blocks stay untouched.
+    await model.forward([{ seq: a, tokens: Array.from({ length: 16 }, (_, i) => 100 + i) }]);
+    await model.forward([{ seq: b, tokens: [9707, 11, 1879] }]);
+    assert.equal(model.allocateSequence(1), null);
+    model.releaseSequence(b);
+    assert.ok(model.canAllocate(16));
+    assert.equal(model.allocateSequence(65), null, "more positions than the model has");
+  } finally {
+    await model.dispose();
+  }
+
+  // Three slots, room for two prompts' positions at a time: the scheduler admits what the pool holds,
+  // and each prompt gets the tokens it gets alone.
+  const prompts = [[9707, 11, 1879], [100004, 105546, 9370, 99346, 100132], [40], [9707, 0, 576, 11]];
+  const tight = await loadEagerModel(dir, { cache: { kind: "paged", blockSize: 4, numBlocks: 8 }, maxPositions: 64 });
+  try {
+    const alone = [];
+    for (const p of prompts) alone.push(await greedy(tight, p, 8));
+    const run = await generateBatch(tight, prompts.map((tokens) => ({ tokens })), { batchSize: 3, maxNewTokens: 8, decodeStrategy: "greedy_search", ignoreEos: true });
+    assert.deepEqual(run.results.map((r) => r.tokens), alone);
+  } finally {
+    await tight.dispose();
   }
 });

@@ -69,7 +69,18 @@ export class EagerModel implements CausalLM {
   }
 
   createSequence(): Sequence {
-    const seq = this.cache.create();
+    return this.open(this.cache.create());
+  }
+
+  /** A sequence with KV memory for `positions` positions in all (prefix included) set aside now; null when the cache cannot hold them. */
+  allocateSequence(positions: number): Sequence | null {
+    if (positions > this.maxPositions) return null;
+    const seq = this.cache.allocate(Math.max(positions, this.prefixLength));
+    return seq === null ? null : this.open(seq);
+  }
+
+  /** Writes the prefix (if any) into a new sequence's cache and starts holding it. */
+  private open(seq: SequenceCache): Sequence {
     if (this.prefix !== null) {
       const p = this.prefix;
       this.cache.reserve(seq, p.length);
