@@ -6,12 +6,12 @@ import * as path from "node:path";
 import { after, describe, it } from "node:test";
 import { cachedTinyModel, stories260K } from "@oar/make-tiny-model";
 import { type PrefixCache, loadAdapters, loadEagerModel, mergeLora, parseDecoderConfig, readDecoderConfig, writePeftLora, writePeftPrefix } from "@oar/modeling";
-import { openSafetensors } from "@oar/tensor";
+import { argmax, maxRelativeError, openSafetensors } from "@oar/tensor";
 import { type ExportOptions, exportModel } from "./export.js";
 import { OAR_INFERENCE_FILE, type OarInference } from "./inference-dir/manifest.js";
 import { readModel } from "./onnx/read.js";
 import { verify } from "./ir/verify.js";
-import { DecoderBatch, type PrefixPast, argmaxRow, maxRelativeError } from "./trace/testing/decoder-session.js";
+import { DecoderBatch, type PrefixPast } from "./trace/testing/decoder-session.js";
 import { MICRO_CONFIG, writeMicroModel } from "./trace/testing/micro-model.js";
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), "oar-export-"));
@@ -415,7 +415,7 @@ describe("exportModel: inferenceModel (the fusion passes)", () => {
             const want: number[] = [];
             let [logits] = await eager.forward([{ seq, tokens: p }]);
             for (let i = 0; i < n; i++) {
-              want.push(argmaxRow(logits!, 0, cfg.vocabSize));
+              want.push(argmax(logits!, 0, cfg.vocabSize));
               if (i + 1 < n) [logits] = await eager.forward([{ seq, tokens: [want[i]!] }]);
             }
             assert.deepEqual(graph[b], want, `greedy tokens of prompt ${b}`);

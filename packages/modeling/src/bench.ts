@@ -16,7 +16,7 @@ import { fileURLToPath } from "node:url";
 import { cachedTinyModel } from "@oar/make-tiny-model";
 import { loadEagerModel } from "./eager/model.js";
 import type { WeightStorage } from "./eager/load-weights.js";
-import { argmax } from "./testing/compare.js";
+import { argmax } from "@oar/tensor";
 
 interface Result {
   storage: string;

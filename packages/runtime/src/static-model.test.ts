@@ -5,7 +5,8 @@ import { after, describe, it } from "node:test";
 import { cachedTinyModel, stories260K } from "@oar/make-tiny-model";
 import { loadEagerModel } from "@oar/modeling";
 import { loadStaticModel } from "./load.js";
-import { argmax, greedyTokens, maxRelativeError, testExports } from "./testing/exports.js";
+import { argmax, maxRelativeError } from "@oar/tensor";
+import { greedyTokens, testExports } from "./testing/exports.js";
 
 const exports = testExports("static-model");
 after(() => exports.remove());

@@ -16,4 +16,5 @@ export {
   safetensorsDtypeName,
 } from "./safetensors.js";
 export { openCheckpoint } from "./checkpoint.js";
+export { argmax, maxRelativeError } from "./compare.js";
 export * from "./kernels/index.js";

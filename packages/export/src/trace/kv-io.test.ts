@@ -6,7 +6,7 @@ import { after, describe, it } from "node:test";
 import * as ort from "onnxruntime-node";
 import { cachedTinyModel } from "@oar/make-tiny-model";
 import { type DecoderConfig, readDecoderConfig } from "@oar/modeling";
-import { openCheckpoint } from "@oar/tensor";
+import { maxRelativeError, openCheckpoint } from "@oar/tensor";
 import { verify } from "../ir/verify.js";
 import { writeModel } from "../onnx/write.js";
 import { cleanupPipeline } from "../passes/cleanup.js";
@@ -15,7 +15,6 @@ import { runPipeline, runPipelines } from "../rewrite/manager.js";
 import { pastName, presentName } from "./io.js";
 import type { AttentionForm } from "./backend.js";
 import { BLOCK_TABLES, type KvLayout, blockPoolName, newKvName } from "./kv-io.js";
-import { maxRelativeError } from "./testing/decoder-session.js";
 import { traceDecoder } from "./trace.js";
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), "oar-kv-io-"));

@@ -5,7 +5,7 @@ import * as path from "node:path";
 import { after, describe, it } from "node:test";
 import { cachedTinyModel, stories260K } from "@oar/make-tiny-model";
 import { type DecoderConfig, type EagerModel, loadEagerModel, readDecoderConfig } from "@oar/modeling";
-import { openCheckpoint } from "@oar/tensor";
+import { argmax, maxRelativeError, openCheckpoint } from "@oar/tensor";
 import type { Graph } from "../ir/graph.js";
 import { verify } from "../ir/verify.js";
 import { readModel } from "../onnx/read.js";
@@ -13,7 +13,7 @@ import { writeModel } from "../onnx/write.js";
 import { cleanupPipeline } from "../passes/cleanup.js";
 import { runPipeline } from "../rewrite/manager.js";
 import type { GraphDType } from "./io.js";
-import { DecoderBatch, argmaxRow, maxRelativeError } from "./testing/decoder-session.js";
+import { DecoderBatch } from "./testing/decoder-session.js";
 import { writeMicroModel } from "./testing/micro-model.js";
 import { traceDecoder } from "./trace.js";
 
@@ -146,7 +146,7 @@ describe("greedy decoding through the graph", () => {
         const want: number[] = [];
         let logits = await eagerStep(eager, seq, prompt, 1);
         for (let i = 0; i < n; i++) {
-          want.push(argmaxRow(logits, 0, traced.config.vocabSize));
+          want.push(argmax(logits, 0, traced.config.vocabSize));
           if (i + 1 < n) logits = await eagerStep(eager, seq, [want[i]!], 1);
         }
         assert.deepEqual(got[b], want, `prompt ${b}`);

@@ -4,7 +4,7 @@ import { generateBatch } from "@oar/generation";
 import { cachedTinyModel, stories260K } from "@oar/make-tiny-model";
 import { loadEagerModel, type EagerModel } from "./model.js";
 import type { CacheOptions } from "./model.js";
-import { argmax, maxRelativeError } from "../testing/compare.js";
+import { argmax, maxRelativeError } from "@oar/tensor";
 
 const stories = stories260K();
 const skipStories = "missing" in stories ? stories.missing : false;

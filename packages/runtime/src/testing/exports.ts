@@ -8,6 +8,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { type ExportOptions, exportModel } from "@oar/export";
 import type { CausalLM } from "@oar/generation";
+import { argmax } from "@oar/tensor";
 
 export interface Exports {
   /** The directory exported from `modelDir` with these options, under a name unique to them (made on first use). */
@@ -42,12 +43,6 @@ export function testExports(label: string): Exports {
   };
 }
 
-/** Index of the largest value of a row (ties to the lowest index). */
-export function argmax(row: Float32Array): number {
-  let best = 0;
-  for (let i = 1; i < row.length; i++) if (row[i]! > row[best]!) best = i;
-  return best;
-}
 
 /** Greedy continuation of `prompt` by `n` tokens, one forward call per token; the sequence is released after. */
 export async function greedyTokens(model: CausalLM, prompt: readonly number[], n: number): Promise<number[]> {
@@ -64,16 +59,4 @@ export async function greedyTokens(model: CausalLM, prompt: readonly number[], n
   } finally {
     model.releaseSequence(seq);
   }
-}
-
-/** Largest |a-b| over the largest |b|. */
-export function maxRelativeError(a: Float32Array, b: Float32Array): number {
-  if (a.length !== b.length) throw new Error(`lengths differ: ${a.length} vs ${b.length}`);
-  let scale = 0;
-  let err = 0;
-  for (let i = 0; i < a.length; i++) {
-    scale = Math.max(scale, Math.abs(b[i]!));
-    err = Math.max(err, Math.abs(a[i]! - b[i]!));
-  }
-  return err / Math.max(scale, 1e-12);
 }

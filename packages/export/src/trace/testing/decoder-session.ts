@@ -1,4 +1,5 @@
 import * as ort from "onnxruntime-node";
+import { argmax } from "@oar/tensor";
 import {
   ATTENTION_MASK,
   INPUT_IDS,
@@ -94,7 +95,7 @@ export class DecoderBatch {
     const out: number[][] = prompts.map(() => []);
     let logits = await this.prefill(prompts, 1);
     for (let i = 0; i < n; i++) {
-      const next = logits.map((l) => argmaxRow(l, 0, this.#vocab));
+      const next = logits.map((l) => argmax(l, 0, this.#vocab));
       next.forEach((t, b) => out[b]!.push(t));
       if (i + 1 < n) logits = await this.step(next.map((t) => [t]), 1);
     }
@@ -136,23 +137,4 @@ export class DecoderBatch {
     const per = rows * this.#vocab;
     return Array.from({ length: batch }, (_, b) => data.slice(b * per, (b + 1) * per));
   }
-}
-
-/** Index of the largest value of row `row` of a [rows, width] array. */
-export function argmaxRow(logits: Float32Array, row: number, width: number): number {
-  let best = 0;
-  for (let i = 1; i < width; i++) if (logits[row * width + i]! > logits[row * width + best]!) best = i;
-  return best;
-}
-
-/** Largest |a-b| over the largest |b|: one number for "agree to 1e-4 relative". */
-export function maxRelativeError(a: Float32Array, b: Float32Array): number {
-  if (a.length !== b.length) throw new Error(`length ${a.length} vs ${b.length}`);
-  let scale = 0;
-  let err = 0;
-  for (let i = 0; i < a.length; i++) {
-    scale = Math.max(scale, Math.abs(b[i]!));
-    err = Math.max(err, Math.abs(a[i]! - b[i]!));
-  }
-  return err / Math.max(scale, 1e-12);
 }
