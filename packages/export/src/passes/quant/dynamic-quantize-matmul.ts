@@ -1,5 +1,5 @@
-import { lastDim } from "../fusion/match-helpers.js";
-import { type Rule, accept, defineRule, noMatch, reject } from "../../rewrite/rule.js";
+import { type Rule, defineRule } from "../../rewrite/rule.js";
+import { checkConstantMatMul } from "./constant-matmul.js";
 import { channelInitializers } from "./quantized-initializers.js";
 
 /**
@@ -14,15 +14,7 @@ export function dynamicQuantizeMatMulRule(options: { readonly symmetric: boolean
     name: "dynamic-quantize-matmul",
     vars: ["x", "w"],
     pattern: (p, { x, w }) => p.op("MatMul", [x, w]),
-    check: (m) => {
-      const { x, w } = m.vars;
-      const init = w.initializer;
-      if (init === null || init.shape.length !== 2) return noMatch();
-      if (init.dtype !== "f32" || x.dtype !== "f32") return reject(`MatMul ${x.describe()} x ${w.describe()} is not f32`);
-      const width = lastDim(x);
-      if (width !== null && width !== init.shape[0]) return noMatch();
-      return accept({ x, w });
-    },
+    check: (m) => checkConstantMatMul(m.vars.x, m.vars.w),
     rewrite: (b, { x, w }) => {
       const q = channelInitializers(b, w, options.symmetric);
       const inputs = q.zeroPoints === null ? [x, q.weight, q.scales] : [x, q.weight, q.scales, q.zeroPoints];

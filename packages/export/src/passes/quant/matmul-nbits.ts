@@ -1,6 +1,6 @@
-import { lastDim } from "../fusion/match-helpers.js";
-import { type Rule, accept, defineRule, noMatch, reject } from "../../rewrite/rule.js";
+import { type Rule, defineRule } from "../../rewrite/rule.js";
 import type { BlockQuantSpec } from "./block-quantize.js";
+import { checkConstantMatMul } from "./constant-matmul.js";
 import { blockInitializers } from "./quantized-initializers.js";
 
 export interface MatMulNBitsOptions extends BlockQuantSpec {
@@ -21,16 +21,7 @@ export function matMulNBitsRule(options: MatMulNBitsOptions): Rule {
     name: `matmul-nbits-int${bits}`,
     vars: ["x", "w"],
     pattern: (p, { x, w }) => p.op("MatMul", [x, w]),
-    check: (m) => {
-      const { x, w } = m.vars;
-      const init = w.initializer;
-      if (init === null || init.shape.length !== 2) return noMatch();
-      if (init.dtype !== "f32" || x.dtype !== "f32") return reject(`MatMul ${x.describe()} x ${w.describe()} is not f32`);
-      const [k, n] = init.shape as [number, number];
-      const width = lastDim(x);
-      if (width !== null && width !== k) return noMatch();
-      return accept({ x, w, k, n });
-    },
+    check: (m) => checkConstantMatMul(m.vars.x, m.vars.w),
     rewrite: (b, { x, w, k, n }) => {
       const q = blockInitializers(b, w, "in-out", { bits, blockSize, symmetric }, "matmul-nbits");
       const inputs = q.zeroPoints === null ? [x, q.packed, q.scales] : [x, q.packed, q.scales, q.zeroPoints];
