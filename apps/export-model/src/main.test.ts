@@ -2,26 +2,18 @@
  * End to end: the real `export-model` bin on the tiny Qwen2-Instruct checkpoint.
  */
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { after, before, describe, it } from "node:test";
+import { type BinResult, runBin } from "@oar/cli/testing";
 import { cachedTinyModel } from "@oar/make-tiny-model";
 
 const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../bin/export-model.js");
 
-function exportModel(args: readonly string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, OAR_DEBUG: "" } });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
-    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
-    child.on("error", reject);
-    child.on("close", (status) => resolve({ status, stdout, stderr }));
-  });
+function exportModel(args: readonly string[]): Promise<BinResult> {
+  return runBin(BIN, args);
 }
 
 let root: string;

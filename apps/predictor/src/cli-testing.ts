@@ -3,10 +3,10 @@
  * child process, the tiny Qwen2-Instruct checkpoint they share, and a data
  * file of several kinds of prompts. Not exported from index.ts.
  */
-import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
+import { type BinResult, runBin } from "@oar/cli/testing";
 import { cachedTinyModel } from "@oar/make-tiny-model";
 import { readDecoderConfig, writePeftLora, writePeftPrefix } from "@oar/modeling";
 
@@ -31,24 +31,6 @@ export const SAMPLE_LINES: readonly string[] = [
   JSON.stringify({ src: "目前全世界的经济都是为一个事情服务的，将有限的自然资源、人力资源和资本资源分配到不同的生产和服务领域，以最大化社会福利和经济效率。" }),
 ];
 
-export interface BinResult {
-  readonly status: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-/** Runs a bin of this repository with Node, in `cwd`; resolves when it exits. */
-export function runBin(bin: string, args: readonly string[], options: { readonly cwd: string; readonly env?: NodeJS.ProcessEnv }): Promise<BinResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, ...args], { cwd: options.cwd, env: { ...process.env, OAR_DEBUG: "", ...options.env } });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
-    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
-    child.on("error", reject);
-    child.on("close", (status) => resolve({ status, stdout, stderr }));
-  });
-}
 
 /** Runs the predictor. */
 export function predictor(args: readonly string[], cwd: string): Promise<BinResult> {

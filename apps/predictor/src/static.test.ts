@@ -8,7 +8,8 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { EXPORT_MODEL_BIN, EXPORT_MODEL_BUILT, predictor, readOutput, runBin, SAMPLE_LINES, tinyInstructModel, writeTestAdapters } from "./cli-testing.js";
+import { runBin } from "@oar/cli/testing";
+import { EXPORT_MODEL_BIN, EXPORT_MODEL_BUILT, predictor, readOutput, SAMPLE_LINES, tinyInstructModel, writeTestAdapters } from "./cli-testing.js";
 
 const NO_EXPORTER = EXPORT_MODEL_BUILT ? false : "apps/export-model is not built (npx turbo run build --filter=@oar/export-model)";
 
