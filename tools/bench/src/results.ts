@@ -4,16 +4,8 @@ import type { BandwidthPoint } from "./bandwidth/curve.js";
 import type { Machine } from "./machine.js";
 import type { Sample, Workload } from "./workload.js";
 
-/** Medians over a configuration's samples (null where the workload skipped the metric). */
-export interface Medians {
-  readonly loadMs: number;
-  readonly ttftMs: number;
-  readonly prefillShort: number;
-  readonly prefillLong: number | null;
-  readonly decode: number;
-  readonly batchDecode: number | null;
-  readonly peakRssBytes: number;
-}
+/** Medians over a configuration's samples, metric by metric (null where the workload skipped the metric). */
+export type Medians = Omit<Sample, "tokens">;
 
 export interface MeasuredSample extends Sample {
   /** Cores other processes kept busy in the second before this measurement (machine.othersBusyCores). */
