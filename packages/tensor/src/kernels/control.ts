@@ -50,7 +50,7 @@ export const Slot = {
   OUT: 19,
   LDO: 20,
   BIAS: 21,
-  /** Rows (attention: tasks) per chunk among the first BIG_CHUNKS chunks (a multiple of 4). */
+  /** Rows (attention: tasks) per chunk among the first BIG_CHUNKS chunks (a multiple of 8). */
   CHUNK: 22,
   /** Number of chunks, at most MAX_CHUNKS. */
   CHUNKS: 23,

@@ -70,18 +70,25 @@ const FORMATS: WeightFormat[] = ["f32", "bf16", "f16", "q8"];
 describe("compute pool", () => {
   let one: ComputePool;
   let two: ComputePool;
+  let plain: ComputePool; // multiply and add apart, as engines without relaxed SIMD run them
   before(async () => {
     one = await createComputePool({ threads: 1 });
     two = await createComputePool({ threads: 2 });
+    plain = await createComputePool({ threads: 2, kernels: "simd" });
   });
   after(async () => {
     await one.dispose();
     await two.dispose();
+    await plain.dispose();
+  });
+
+  test("Node 20 and later run the fused multiply-add kernels unless told not to", () => {
+    assert.deepEqual([one.kernels, two.kernels, plain.kernels], ["relaxed-simd", "relaxed-simd", "simd"]);
   });
 
   test("every format matches the reference: odd N and K, M in {1, 3, 64}, bias or not, 1 and 2 threads", () => {
     const random = rng(1);
-    for (const pool of [one, two]) {
+    for (const pool of [one, two, plain]) {
       for (const format of FORMATS) {
         for (const [n, k, blockSize] of SHAPES[format]) {
           const host = randomWeight(random, format, n, k, blockSize);
@@ -92,7 +99,7 @@ describe("compute pool", () => {
               const bias = withBias ? randomFloats(random, n) : undefined;
               const out = new Float32Array(m * n);
               pool.matmul(x, m, w, out, bias);
-              assertMatches(`${format} [${n}, ${k}] m=${m} bias=${withBias} threads=${pool.threads}`, out, x, m, host, bias);
+              assertMatches(`${format} [${n}, ${k}] m=${m} bias=${withBias} threads=${pool.threads} ${pool.kernels}`, out, x, m, host, bias);
             }
           }
         }
@@ -105,19 +112,20 @@ describe("compute pool", () => {
     const [n, k, m] = [203, 136, 11];
     for (const format of FORMATS) {
       const host = randomWeight(random, format, n, k, format === "q8" ? 8 : 0);
-      const w1 = place(one, host);
-      const w2 = place(two, host);
       const x = randomFloats(random, m * k);
       const bias = randomFloats(random, n);
-      const batch = new Float32Array(m * n);
-      two.matmul(x, m, w2, batch, bias);
       const batchOne = new Float32Array(m * n);
-      one.matmul(x, m, w1, batchOne, bias);
-      assert.deepEqual(batchOne, batch, `${format}: 1 thread vs 2 threads`);
-      for (let i = 0; i < m; i++) {
-        const single = new Float32Array(n);
-        two.matmul(x.subarray(i * k, (i + 1) * k), 1, w2, single, bias);
-        assert.deepEqual(single, batch.subarray(i * n, (i + 1) * n), `${format}: row ${i} alone vs in a batch of ${m}`);
+      one.matmul(x, m, place(one, host), batchOne, bias);
+      for (const pool of [two, plain]) {
+        const w = place(pool, host);
+        const batch = new Float32Array(m * n);
+        pool.matmul(x, m, w, batch, bias);
+        if (pool.kernels === one.kernels) assert.deepEqual(batchOne, batch, `${format}: 1 thread vs 2 threads`);
+        for (let i = 0; i < m; i++) {
+          const single = new Float32Array(n);
+          pool.matmul(x.subarray(i * k, (i + 1) * k), 1, w, single, bias);
+          assert.deepEqual(single, batch.subarray(i * n, (i + 1) * n), `${format} ${pool.kernels}: row ${i} alone vs in a batch of ${m}`);
+        }
       }
     }
   });

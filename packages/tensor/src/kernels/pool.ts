@@ -26,6 +26,7 @@ import { type WeightFormat, type WeightLayout, type WeightSpec, elementBytes, we
 import { type HostWeight, widenRow } from "./reference.js";
 import {
   type KernelExports,
+  type KernelVariant,
   MAX_PAGES,
   PAGE_BYTES,
   type WasmMemory,
@@ -48,6 +49,8 @@ export interface PoolOptions {
   spinMicros?: number;
   /** A call whose workers make no progress for this long fails as if a worker died; default 30 s. */
   watchdogMs?: number;
+  /** The kernels to run if the engine can (see KernelVariant); default "relaxed-simd". */
+  kernels?: KernelVariant;
 }
 
 /** A weight matrix placed in the pool's memory. */
@@ -74,6 +77,8 @@ export interface DeviceBuffer {
 
 export interface ComputePool {
   readonly threads: number;
+  /** The kernels that run: "relaxed-simd" unless the engine lacks it or PoolOptions.kernels said "simd". */
+  readonly kernels: KernelVariant;
   /** Shared memories in use (one more each time a weight does not fit the last). */
   readonly memories: number;
   /**
@@ -239,7 +244,7 @@ export async function startPool(options: PoolOptions, workerUrl: URL): Promise<C
     throw new Error(`PoolOptions.memoryBytes (${memoryBytes}) leaves no room for weights after ${scratchBytes} bytes of scratch`);
   }
 
-  const module = await compileKernels();
+  const { module, variant } = await compileKernels(options.kernels);
   warmUp(module);
   const control = createControl();
   const ctl = new Int32Array(control);
@@ -722,16 +727,17 @@ export async function startPool(options: PoolOptions, workerUrl: URL): Promise<C
 
   /**
    * How W's rows are split into claimed chunks (see chunkRange): chunks of
-   * `chunk` rows (a multiple of 4, at least 4 chunks per thread when W
-   * allows), then, for the last `threads` chunks' worth of rows, chunks a
-   * quarter that size, so the threads finish within a small chunk of each
-   * other; few enough chunks for CLAIM's 16-bit count.
+   * `chunk` rows (a multiple of 8, the most W rows a kernel takes at a time,
+   * and at least 4 chunks per thread when W allows), then, for the last
+   * `threads` chunks' worth of rows, chunks a quarter that size, so the
+   * threads finish within a small chunk of each other; few enough chunks for
+   * CLAIM's 16-bit count.
    */
   function chunkPlan(n: number, k: number, m: number, format: WeightFormat): { chunk: number; big: number; small: number; chunks: number } {
     const byWork = m === 1 ? GEMV_CHUNK_BYTES / (k * elementBytes(format)) : GEMM_CHUNK_MACS / (k * m);
     const byBalance = n / (threads * 4);
-    const chunk = align(Math.max(1, Math.ceil(Math.min(byWork, byBalance)), Math.ceil(n / (MAX_CHUNKS / 2))), 4);
-    const small = align(Math.ceil(chunk / 4), 4);
+    const chunk = align(Math.max(1, Math.ceil(Math.min(byWork, byBalance)), Math.ceil(n / (MAX_CHUNKS / 2))), 8);
+    const small = align(Math.ceil(chunk / 4), 8);
     const big = Math.max(0, Math.floor((n - threads * chunk) / chunk));
     return { chunk, big, small, chunks: big + Math.ceil((n - big * chunk) / small) };
   }
@@ -780,6 +786,7 @@ export async function startPool(options: PoolOptions, workerUrl: URL): Promise<C
 
   return {
     threads,
+    kernels: variant,
     get memories() {
       return arenas.length;
     },
