@@ -80,25 +80,39 @@ function readKernels(file: string): Uint8Array {
 }
 
 /**
+ * The smallest module that uses relaxed SIMD: one function returning
+ * f32x4.relaxed_madd of its three v128 parameters.
+ */
+const RELAXED_SIMD_PROBE = Uint8Array.from([
+  0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // magic, version 1
+  0x01, 0x08, 0x01, 0x60, 0x03, 0x7b, 0x7b, 0x7b, 0x01, 0x7b, // type: (v128 v128 v128) -> v128
+  0x03, 0x02, 0x01, 0x00, // function 0 has type 0
+  0x0a, 0x0d, 0x01, 0x0b, 0x00, // code: one body of 11 bytes, no locals
+  0x20, 0x00, 0x20, 0x01, 0x20, 0x02, 0xfd, 0x85, 0x02, 0x0b, // local.get 0 1 2, f32x4.relaxed_madd, end
+]);
+
+/**
  * Whether this engine runs relaxed SIMD. Node 22 and later have it on; Node 20
  * (V8 11.3) has it behind --experimental-wasm-relaxed-simd, which is turned
  * on here (a V8 flag read when a module is compiled; it changes nothing else).
+ * Asked of a probe, not of the kernels, so that kernels which fail to
+ * validate say why instead of falling back without a word.
  */
-export function relaxedSimd(bytes: Uint8Array): boolean {
-  if (wasm.validate(bytes)) return true;
+export function hasRelaxedSimd(): boolean {
+  if (wasm.validate(RELAXED_SIMD_PROBE)) return true;
   setFlagsFromString("--experimental-wasm-relaxed-simd");
-  return wasm.validate(bytes);
+  return wasm.validate(RELAXED_SIMD_PROBE);
 }
 
 /**
- * Compiles the kernels: `preferred` if the engine runs it, else plain SIMD.
+ * Compiles the kernels: `preferred` if the engine has relaxed SIMD, else
+ * plain SIMD.
  * dist/kernels/kernels{-fma,}.wasm are assembled from kernels.wat by the
  * package's build.
  */
 export async function compileKernels(preferred: KernelVariant = "relaxed-simd"): Promise<{ module: WasmModule; variant: KernelVariant }> {
-  if (preferred === "relaxed-simd") {
-    const bytes = readKernels("kernels-fma.wasm");
-    if (relaxedSimd(bytes)) return { module: await wasm.compile(bytes), variant: "relaxed-simd" };
+  if (preferred === "relaxed-simd" && hasRelaxedSimd()) {
+    return { module: await wasm.compile(readKernels("kernels-fma.wasm")), variant: "relaxed-simd" };
   }
   return { module: await wasm.compile(readKernels("kernels.wasm")), variant: "simd" };
 }
