@@ -2,8 +2,16 @@
  * The decoder configuration every architecture normalizes its config.json
  * into. Architectures differ by these switches, not by copies of the model.
  */
-export interface RopeScaling {
-  /** Llama 3's frequency-dependent scaling ("rope_type": "llama3"). */
+export type RopeScaling = LinearRopeScaling | Llama3RopeScaling;
+
+/** Positions divided by `factor` ("rope_type": "linear"): every frequency scaled alike. */
+export interface LinearRopeScaling {
+  readonly type: "linear";
+  readonly factor: number;
+}
+
+/** Llama 3's frequency-dependent scaling ("rope_type": "llama3"). */
+export interface Llama3RopeScaling {
   readonly type: "llama3";
   readonly factor: number;
   readonly lowFreqFactor: number;

@@ -32,3 +32,10 @@ test("Llama 3.1 rope scaling matches transformers' _compute_llama3_parameters", 
   ];
   for (const [i, want] of expected) assert.ok(Math.abs(inv[i]! / want - 1) < 1e-5, `inv_freq[${i}] = ${inv[i]}, transformers ${want}`);
 });
+
+test("linear rope scaling divides every frequency by the factor, as transformers' _compute_linear_scaling_rope_parameters", () => {
+  const plain = ropeInvFreq({ headDim: 64, ropeTheta: 10000, ropeScaling: null });
+  const linear = ropeInvFreq({ headDim: 64, ropeTheta: 10000, ropeScaling: { type: "linear", factor: 4 } });
+  assert.ok(Math.abs(linear[16]! / 0.0025 - 1) < 1e-6, String(linear[16])); // 1e4^(-32/64) / 4
+  for (let i = 0; i < 32; i++) assert.equal(linear[i], Math.fround(plain[i]! / 4));
+});

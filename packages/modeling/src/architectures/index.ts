@@ -2,14 +2,14 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { ConfigError, type DecoderConfig } from "../config.js";
 import { JsonConfig } from "./json-config.js";
-import { llamaConfig } from "./llama.js";
+import { llamaConfig, mistralConfig } from "./llama.js";
 import { qwen2Config } from "./qwen2.js";
 
 /** config.json `architectures[0]` -> how to read the rest of the file. */
 const REGISTRY: Readonly<Record<string, (c: JsonConfig, architecture: string) => DecoderConfig>> = {
   Qwen2ForCausalLM: qwen2Config,
   LlamaForCausalLM: llamaConfig,
-  MistralForCausalLM: llamaConfig,
+  MistralForCausalLM: mistralConfig,
 };
 
 export const SUPPORTED_ARCHITECTURES: readonly string[] = Object.keys(REGISTRY);
