@@ -59,6 +59,15 @@ export function packBatch(texts: readonly (readonly number[])[], options: PackOp
     truncations.push({ index, originalLength, removed });
     return [...prefix, ...ids.slice(removed), ...suffix];
   });
+  return padLeft(rows, truncations, padTokenId);
+}
+
+/** Left-pads finished rows (special tokens included, already truncated) into one batch. */
+export function padLeft(
+  rows: readonly (readonly number[])[],
+  truncations: Truncation[],
+  padTokenId: number | null,
+): BatchEncoding {
   const width = Math.max(0, ...rows.map((row) => row.length));
   const inputIds: number[][] = [];
   const attentionMask: number[][] = [];

@@ -13,6 +13,12 @@ export interface ChatMessage {
   /** "system", "user", "assistant", or any role the template knows (e.g. "tool"). */
   role: string;
   content: string;
+  /**
+   * The text ChatGLM3 and GLM-4 write after the role token, on the role's
+   * line (a tool's name on an assistant turn that calls it); empty when absent.
+   * Templates may read it as `message.metadata`.
+   */
+  metadata?: string;
 }
 
 export interface RenderOptions {

@@ -90,11 +90,19 @@ describe("parseGenerationSettings", () => {
       [151645, 151643],
     );
     assert.deepEqual(parseGenerationSettings({ eos_token_id: null }, "g.json").eosTokenIds, []);
-    assert.deepEqual(parseGenerationSettings({}, "g.json"), { eosTokenIds: [], padTokenId: null });
+    assert.deepEqual(parseGenerationSettings({}, "g.json"), {
+      eosTokenIds: [],
+      padTokenId: null,
+      userTokenId: null,
+      assistantTokenId: null,
+    });
   });
 
-  it("reads pad_token_id", () => {
+  it("reads pad_token_id, and Baichuan's user_token_id and assistant_token_id", () => {
     assert.equal(parseGenerationSettings({ pad_token_id: 151643 }, "g.json").padTokenId, 151643);
+    const baichuan = parseGenerationSettings({ user_token_id: 195, assistant_token_id: 196 }, "g.json");
+    assert.deepEqual([baichuan.userTokenId, baichuan.assistantTokenId], [195, 196]);
+    assert.throws(() => parseGenerationSettings({ user_token_id: "195" }, "g.json"), /g\.json: user_token_id must be a token id; found "195"/);
   });
 
   it("rejects ids that are not whole non-negative numbers", () => {

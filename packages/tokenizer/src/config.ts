@@ -32,11 +32,15 @@ export interface GenerationSettings {
   eosTokenIds: number[];
   /** `pad_token_id`; null when absent. */
   padTokenId: number | null;
+  /** Baichuan's `user_token_id` (195): the token before each user message; null when absent. */
+  userTokenId: number | null;
+  /** Baichuan's `assistant_token_id` (196): the token before each reply; null when absent. */
+  assistantTokenId: number | null;
 }
 
-type JsonObject = Record<string, unknown>;
+export type JsonObject = Record<string, unknown>;
 
-function isObject(value: unknown): value is JsonObject {
+export function isObject(value: unknown): value is JsonObject {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
@@ -57,7 +61,8 @@ function specialToken(config: JsonObject, field: string, file: string): string |
   );
 }
 
-function optionalBoolean(config: JsonObject, field: string, file: string): boolean | null {
+/** A boolean field of a config object; null when absent or null. */
+export function optionalBoolean(config: JsonObject, field: string, file: string): boolean | null {
   const value = config[field];
   if (value === undefined || value === null) return null;
   if (typeof value === "boolean") return value;
@@ -143,10 +148,16 @@ export function parseGenerationSettings(json: unknown, file: string): Generation
       `${file}: eos_token_id must be a token id or a list of token ids; found ${describeValue(eos)}`,
     );
   }
-  const pad = json.pad_token_id;
-  if (pad === undefined || pad === null) return { eosTokenIds, padTokenId: null };
-  if (!isTokenId(pad)) {
-    throw new Error(`${file}: pad_token_id must be a token id; found ${describeValue(pad)}`);
-  }
-  return { eosTokenIds, padTokenId: pad };
+  const tokenId = (field: string): number | null => {
+    const value = json[field];
+    if (value === undefined || value === null) return null;
+    if (!isTokenId(value)) throw new Error(`${file}: ${field} must be a token id; found ${describeValue(value)}`);
+    return value;
+  };
+  return {
+    eosTokenIds,
+    padTokenId: tokenId("pad_token_id"),
+    userTokenId: tokenId("user_token_id"),
+    assistantTokenId: tokenId("assistant_token_id"),
+  };
 }

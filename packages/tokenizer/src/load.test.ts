@@ -93,7 +93,7 @@ describe("loadTokenizer on a Llama-style directory", () => {
 describe("loadTokenizer errors name the file and what is wrong, on one line", () => {
   const good = { "tokenizer.json": llamaStyleTokenizerJson(), "tokenizer_config.json": llamaStyleTokenizerConfig() };
   const cases: Array<[string, Record<string, unknown>, string, RegExp]> = [
-    ["no tokenizer.json", { "tokenizer_config.json": llamaStyleTokenizerConfig() }, "tokenizer.json", /: file not found; a tokenizer directory needs tokenizer\.json and tokenizer_config\.json$/],
+    ["no tokenizer.json", { "tokenizer_config.json": llamaStyleTokenizerConfig() }, "tokenizer.json", /: file not found; a tokenizer directory needs tokenizer\.json, or tokenizer\.model, or vocab\.json with merges\.txt, and tokenizer_config\.json$/],
     ["no tokenizer_config.json", { "tokenizer.json": llamaStyleTokenizerJson() }, "tokenizer_config.json", /: file not found;/],
     ["a tokenizer.json that is not JSON", { ...good, "tokenizer.json": "{ oops" }, "tokenizer.json", /: not valid JSON: /],
     ["a tokenizer_config.json that is not JSON", { ...good, "tokenizer_config.json": "" }, "tokenizer_config.json", /: not valid JSON: /],

@@ -1,37 +1,21 @@
 /**
- * The tokenizer of a checkpoint: tokenizer.json run by @huggingface/tokenizers,
- * with the special tokens, defaults and chat templates of
- * tokenizer_config.json and the stop ids of generation_config.json.
+ * The tokenizer of a checkpoint: a core for its format (formats.ts), with
+ * the special tokens, defaults and chat templates of tokenizer_config.json,
+ * the stop ids of generation_config.json, and the chat format of its family.
+ * Everything above the core is written once, here, for every format.
  */
-import { Tokenizer } from "@huggingface/tokenizers";
 import type { Template } from "@huggingface/jinja";
-import { packBatch, type BatchEncoding } from "./batch.js";
+import { baichuanBuilder } from "./baichuan-chat.js";
+import { packBatch, padLeft, type BatchEncoding, type Truncation } from "./batch.js";
+import type { ChatBuilder, ChatBuildParts, ChatFormatName } from "./chat-format.js";
+import { chatGlm2Builder, chatGlm3Builder, glm4Builder } from "./chatglm-chat.js";
 import { parseChatTemplate, renderChatTemplate, type ChatMessage } from "./chat-template.js";
 import { cleanUpTokenization } from "./cleanup.js";
-import {
-  describeValue,
-  parseGenerationSettings,
-  parseTokenizerSettings,
-  type TokenizerSettings,
-} from "./config.js";
+import { describeValue, parseGenerationSettings, parseTokenizerSettings, type GenerationSettings } from "./config.js";
+import { buildFormat, type BuiltInChat, type FileNames, type FormatParts, type TokenizerFiles, type TokenizerKind } from "./formats.js";
 import { createStreamDecoder, type StreamDecoder } from "./stream-decoder.js";
 
-/** The parsed JSON of a checkpoint's tokenizer files. */
-export interface TokenizerFiles {
-  /** tokenizer.json */
-  tokenizerJson: unknown;
-  /** tokenizer_config.json */
-  tokenizerConfig: unknown;
-  /** generation_config.json, when the checkpoint has one. */
-  generationConfig?: unknown;
-}
-
-/** How errors name each file. */
-export interface FileNames {
-  tokenizer: string;
-  config: string;
-  generation: string;
-}
+export type { FileNames, TokenizerFiles, TokenizerKind } from "./formats.js";
 
 export interface EncodeOptions {
   /**
@@ -65,13 +49,29 @@ export interface BatchEncodeOptions extends EncodeOptions {
 export interface ChatTemplateOptions {
   /** End with the opening of an assistant turn (default true). */
   addGenerationPrompt?: boolean;
-  /** Template text to use instead of the tokenizer's own (e.g. read from a file the user named). */
+  /**
+   * Jinja template text to use instead of the tokenizer's own chat format
+   * (e.g. read from a file the user named); it replaces a family's built-in
+   * builder too.
+   */
   template?: string;
   /** Extra template variables, e.g. `{ enable_thinking: false }` for Qwen3, or `tools`. */
   variables?: Record<string, unknown>;
 }
 
+export interface ChatBatchOptions extends ChatTemplateOptions {
+  /**
+   * Longest prompt in tokens. A longer conversation is cut the way its
+   * format's own code cuts it: Baichuan drops whole old rounds, then cuts
+   * from the left; ChatGLM keeps its `[gMASK]` `sop` and drops the oldest
+   * tokens after them; a template's prompt drops its oldest tokens.
+   */
+  srcLength?: number;
+}
+
 export interface OarTokenizer {
+  /** The files it was built from: tokenizer.json, a sentencepiece or tiktoken tokenizer.model, or GPT-2's vocab.json + merges.txt. */
+  readonly kind: TokenizerKind;
   /** One more than the largest token id, added tokens included (Qwen2: 151665 or more). */
   readonly vocabSize: number;
   /** The BOS id; null when tokenizer_config.json has no bos_token (Qwen2). */
@@ -88,8 +88,15 @@ export interface OarTokenizer {
    * none of these exists.
    */
   readonly padTokenId: number | null;
-  /** The default chat template; null when the tokenizer has none. */
+  /** The default Jinja chat template of tokenizer_config.json; null when it has none. */
   readonly chatTemplate: string | null;
+  /**
+   * How `encodeChat` builds prompts: "template" (the Jinja chat template),
+   * a family's own code ("chatglm2", "chatglm3", "glm4", "baichuan", which
+   * win over a template in the config, as the remote code does), or null
+   * when the tokenizer has no chat format.
+   */
+  readonly chatFormat: ChatFormatName | null;
   /** Every named chat template (a plain-string chat_template is "default"). */
   readonly chatTemplates: Readonly<Record<string, string>>;
 
@@ -110,58 +117,35 @@ export interface OarTokenizer {
   /** A decoder for one stream of generated ids; see StreamDecoder. */
   streamDecoder(options?: DecodeOptions): StreamDecoder;
 
-  /** Renders a conversation with the chat template; the result already holds its special tokens. */
+  /**
+   * The prompt of a conversation as text, special tokens spelled out. For a
+   * template this is the prompt (encode it with addSpecialTokens false); for
+   * a family's builder it is for people (logs, echoes): use `encodeChat`
+   * for the ids, which are not always the encoding of this text.
+   */
   applyChatTemplate(messages: readonly ChatMessage[], options?: ChatTemplateOptions): string;
-  /** `applyChatTemplate`, then `encode` with `addSpecialTokens: false`: the prompt ids of a conversation. */
+  /** The prompt ids of a conversation, exactly as the model's chat format builds them. */
   encodeChat(messages: readonly ChatMessage[], options?: ChatTemplateOptions): number[];
+  /** Prompt ids of conversations as one left-padded batch, each cut to `srcLength` as its format cuts it. */
+  encodeChatBatch(conversations: readonly (readonly ChatMessage[])[], options?: ChatBatchOptions): BatchEncoding;
 }
 
 const DEFAULT_FILE_NAMES: FileNames = {
   tokenizer: "tokenizer.json",
+  tokenizerModel: "tokenizer.model",
+  vocab: "vocab.json",
+  merges: "merges.txt",
   config: "tokenizer_config.json",
   generation: "generation_config.json",
 };
 
-/** A tokenizer from parsed JSON (tests, and packages that hold the files in memory). */
+/**
+ * A tokenizer from files held in memory (tests, and packages that hold the
+ * files): tokenizer.json, or tokenizer.model, or vocab.json + merges.txt,
+ * with tokenizer_config.json and optionally generation_config.json.
+ */
 export function createTokenizer(files: TokenizerFiles): OarTokenizer {
   return buildTokenizer(files, DEFAULT_FILE_NAMES);
-}
-
-function oneLine(error: unknown): string {
-  const message = error instanceof Error ? error.message : String(error);
-  return message.replace(/\s+/g, " ").trim();
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
-/** Checks what @huggingface/tokenizers reads without checking, so a bad file fails with its name. */
-function checkTokenizerJson(json: unknown, file: string): Record<string, unknown> {
-  if (!isObject(json)) throw new Error(`${file}: expected a JSON object; found ${describeValue(json)}`);
-  if (!isObject(json.model) || typeof json.model.type !== "string") {
-    throw new Error(`${file}: "model" must be an object with a string "type"; found ${describeValue(json.model)}`);
-  }
-  if (!Array.isArray(json.added_tokens)) {
-    throw new Error(`${file}: "added_tokens" must be a list; found ${describeValue(json.added_tokens)}`);
-  }
-  json.added_tokens.forEach((token: unknown, i) => {
-    if (
-      !isObject(token) ||
-      typeof token.content !== "string" ||
-      !(typeof token.id === "number" && Number.isInteger(token.id) && token.id >= 0)
-    ) {
-      throw new Error(
-        `${file}: added_tokens[${i}] must have a string "content" and a whole-number "id"; found ${describeValue(token)}`,
-      );
-    }
-  });
-  for (const field of ["normalizer", "pre_tokenizer", "post_processor", "decoder"]) {
-    if (json[field] === undefined) {
-      throw new Error(`${file}: "${field}" is missing (it may be null, but must be present)`);
-    }
-  }
-  return json;
 }
 
 function checkTokenId(id: number, where: string): void {
@@ -170,88 +154,43 @@ function checkTokenId(id: number, where: string): void {
   }
 }
 
-function arraysEqualAt(haystack: readonly number[], needle: readonly number[], at: number): boolean {
-  return needle.every((id, i) => haystack[at + i] === id);
-}
-
-/** The special ids the tokenizer adds before and after a text. */
-interface Framing {
-  prefix: number[];
-  suffix: number[];
-}
-
-/**
- * Finds the framing by encoding a probe text with and without special tokens
- * (the post-processor's templates do not depend on the text), then applies
- * `add_bos_token`/`add_eos_token`, which transformers lets override the
- * post-processor of Llama-style tokenizers.
- */
-function findFraming(
-  lib: Tokenizer,
-  settings: TokenizerSettings,
-  bosTokenId: number | null,
-  eosTokenId: number | null,
-  file: string,
-): Framing {
-  const probe = "a";
-  const framed = lib.encode(probe, { add_special_tokens: true }).ids;
-  const bare = lib.encode(probe, { add_special_tokens: false }).ids;
-  let at = -1;
-  for (let i = 0; i + bare.length <= framed.length; i++) {
-    if (arraysEqualAt(framed, bare, i)) {
-      at = i;
-      break;
+function chatBuilderOf(chat: BuiltInChat | null, parts: ChatBuildParts, generation: GenerationSettings): ChatBuilder | null {
+  switch (chat) {
+    case null:
+      return null;
+    case "chatglm2":
+      return chatGlm2Builder(parts);
+    case "chatglm3":
+      return chatGlm3Builder(parts);
+    case "glm4":
+      return glm4Builder(parts);
+    case "baichuan":
+      return baichuanBuilder(parts, {
+        userTokenId: generation.userTokenId as number,
+        assistantTokenId: generation.assistantTokenId as number,
+      });
+    default: {
+      const never: never = chat;
+      throw new Error(`unknown chat format ${String(never)}`);
     }
   }
-  if (at < 0) {
-    throw new Error(
-      `${file}: the post_processor changes the tokens of the text itself; only special tokens added before and after it are supported`,
-    );
-  }
-  let prefix = framed.slice(0, at);
-  let suffix = framed.slice(at + bare.length);
-  if (bosTokenId !== null && settings.addBosToken !== null) {
-    const has = prefix[0] === bosTokenId;
-    if (settings.addBosToken && !has) prefix = [bosTokenId, ...prefix];
-    if (!settings.addBosToken && has) prefix = prefix.slice(1);
-  }
-  if (eosTokenId !== null && settings.addEosToken !== null) {
-    const has = suffix[suffix.length - 1] === eosTokenId;
-    if (settings.addEosToken && !has) suffix = [...suffix, eosTokenId];
-    if (!settings.addEosToken && has) suffix = suffix.slice(0, -1);
-  }
-  return { prefix, suffix };
 }
 
 /** `createTokenizer`, with the names errors give each file (loadTokenizer passes paths). */
 export function buildTokenizer(files: TokenizerFiles, names: FileNames): OarTokenizer {
-  const tokenizerJson = checkTokenizerJson(files.tokenizerJson, names.tokenizer);
-  const settings = parseTokenizerSettings(files.tokenizerConfig, names.config);
+  const needsConfig = files.tokenizerJson !== undefined || files.tokenizerModel !== undefined;
+  const baseSettings = parseTokenizerSettings(files.tokenizerConfig ?? (needsConfig ? undefined : {}), names.config);
   const generation =
     files.generationConfig === undefined
-      ? { eosTokenIds: [], padTokenId: null }
+      ? { eosTokenIds: [], padTokenId: null, userTokenId: null, assistantTokenId: null }
       : parseGenerationSettings(files.generationConfig, names.generation);
-
-  let lib: Tokenizer;
-  try {
-    // The library reads special tokens from the config as plain strings.
-    lib = new Tokenizer(tokenizerJson, {
-      ...(files.tokenizerConfig as Record<string, unknown>),
-      bos_token: settings.bosToken,
-      eos_token: settings.eosToken,
-      pad_token: settings.padToken,
-      unk_token: settings.unkToken,
-      additional_special_tokens: settings.additionalSpecialTokens,
-    });
-  } catch (error) {
-    throw new Error(`${names.tokenizer}: ${oneLine(error)}`);
-  }
+  const format: FormatParts = buildFormat(files, names, baseSettings, generation);
+  const { core, settings } = format;
+  const vocabFile = { "tokenizer.json": names.tokenizer, sentencepiece: names.tokenizerModel, tiktoken: names.tokenizerModel, "gpt2-vocab": names.vocab }[format.kind];
 
   const idOf = (token: string, field: string): number => {
-    const id = lib.token_to_id(token);
-    if (id === undefined) {
-      throw new Error(`${names.config}: ${field} ${JSON.stringify(token)} is not a token of ${names.tokenizer}`);
-    }
+    const id = core.tokenToId(token);
+    if (id === null) throw new Error(`${names.config}: ${field} ${JSON.stringify(token)} is not a token of ${vocabFile}`);
     return id;
   };
   const idOfSet = (token: string | null, field: string): number | null => (token === null ? null : idOf(token, field));
@@ -260,30 +199,31 @@ export function buildTokenizer(files: TokenizerFiles, names: FileNames): OarToke
   const configPadTokenId = idOfSet(settings.padToken, "pad_token");
   const unkTokenId = idOfSet(settings.unkToken, "unk_token");
 
-  let vocabSize = 0;
-  for (const id of lib.get_vocab(true).values()) vocabSize = Math.max(vocabSize, id + 1);
-  for (const id of generation.eosTokenIds) {
-    if (id >= vocabSize) {
-      throw new Error(`${names.generation}: eos_token_id ${id} is outside the vocabulary (${vocabSize} tokens)`);
+  const vocabSize = core.vocabSize;
+  for (const [field, id] of [
+    ...generation.eosTokenIds.map((id) => ["eos_token_id", id] as const),
+    ["user_token_id", generation.userTokenId] as const,
+    ["assistant_token_id", generation.assistantTokenId] as const,
+  ]) {
+    if (id !== null && id >= vocabSize) {
+      throw new Error(`${names.generation}: ${field} ${id} is outside the vocabulary (${vocabSize} tokens)`);
     }
   }
   const eosTokenIds = [...new Set([...(eosTokenId === null ? [] : [eosTokenId]), ...generation.eosTokenIds])];
   const padTokenId = configPadTokenId ?? generation.padTokenId ?? eosTokenIds[0] ?? null;
 
-  const specialIds = new Set<number>();
-  for (const [id, token] of lib.get_added_tokens_decoder()) if (token.special) specialIds.add(id);
+  const specialIds = new Set<number>(core.specialIds);
   for (const id of [bosTokenId, eosTokenId, configPadTokenId, unkTokenId]) if (id !== null) specialIds.add(id);
   settings.additionalSpecialTokens.forEach((token, i) => {
     specialIds.add(idOf(token, `additional_special_tokens[${i}]`));
   });
+  // Baichuan's role tokens mark turns; like ChatGLM's, they never belong in a reply's text.
+  for (const id of [generation.userTokenId, generation.assistantTokenId]) if (id !== null && format.chat === "baichuan") specialIds.add(id);
 
-  const framing = findFraming(lib, settings, bosTokenId, eosTokenId, names.tokenizer);
-
+  const framing = core.framing;
   const isDropped = (id: number, skipSpecialTokens: boolean): boolean =>
-    lib.id_to_token(id) === undefined || (skipSpecialTokens && specialIds.has(id));
-  const decodeRaw = (ids: readonly number[]): string =>
-    ids.length === 0 ? "" : lib.decode([...ids], { skip_special_tokens: false, clean_up_tokenization_spaces: false });
-  const encodeText = (text: string): number[] => lib.encode(text, { add_special_tokens: false }).ids;
+    core.idToToken(id) === null || (skipSpecialTokens && specialIds.has(id));
+  const decodeRaw = (ids: readonly number[]): string => (ids.length === 0 ? "" : core.decodeRaw(ids));
 
   const specialTokenText: Record<string, string | string[]> = {
     additional_special_tokens: settings.additionalSpecialTokens,
@@ -300,21 +240,65 @@ export function buildTokenizer(files: TokenizerFiles, names: FileNames): OarToke
   const chatTemplate = settings.chatTemplates.default ?? null;
   let parsedDefault: Template | null = null;
 
+  const encode = (text: string, addSpecialTokens: boolean): number[] => {
+    const ids = core.encodeText(text);
+    return addSpecialTokens ? [...framing.prefix, ...ids, ...framing.suffix] : ids;
+  };
+  const builder = chatBuilderOf(
+    format.chat,
+    {
+      encodePlain: format.encodePlain ?? ((text) => core.encodeText(text)),
+      encode: (text) => encode(text, true),
+      idOf: (token) => idOf(token, "a chat format token"),
+      textOf: (id) => core.idToToken(id) ?? "",
+    },
+    generation,
+  );
+  const chatFormat: ChatFormatName | null = builder !== null ? builder.format : chatTemplate !== null ? "template" : null;
+
+  const renderTemplate = (messages: readonly ChatMessage[], options: ChatTemplateOptions): string => {
+    let template: Template;
+    let source: string;
+    if (options.template !== undefined) {
+      source = "options.template";
+      template = parseChatTemplate(options.template, source);
+    } else {
+      source = `${names.config} chat_template`;
+      if (chatTemplate === null) {
+        const named = Object.keys(settings.chatTemplates);
+        throw new Error(
+          named.length === 0
+            ? `${names.config} has no chat_template; pass the template text as options.template`
+            : `${names.config} has chat templates named ${named.join(", ")} but none named "default"; pass one as options.template`,
+        );
+      }
+      parsedDefault ??= parseChatTemplate(chatTemplate, source);
+      template = parsedDefault;
+    }
+    return renderChatTemplate(template, messages, {
+      addGenerationPrompt: options.addGenerationPrompt ?? true,
+      specialTokens: specialTokenText,
+      variables: options.variables ?? {},
+      source,
+    });
+  };
+  /** The builder that applies: a family's own, unless a template is given. */
+  const builderFor = (options: ChatTemplateOptions): ChatBuilder | null => (options.template === undefined ? builder : null);
+
   const tokenizer: OarTokenizer = {
+    kind: format.kind,
     vocabSize,
     bosTokenId,
     eosTokenIds,
     padTokenId,
     chatTemplate,
+    chatFormat,
     chatTemplates: settings.chatTemplates,
 
-    tokenToId: (token) => lib.token_to_id(token) ?? null,
-    idToToken: (id) => lib.id_to_token(id) ?? null,
+    tokenToId: (token) => core.tokenToId(token),
+    idToToken: (id) => core.idToToken(id),
 
-    encode(text, options = {}) {
-      const ids = encodeText(text);
-      return (options.addSpecialTokens ?? true) ? [...framing.prefix, ...ids, ...framing.suffix] : ids;
-    },
+    encode: (text, options = {}) => encode(text, options.addSpecialTokens ?? true),
 
     decode(ids, options = {}) {
       const skip = options.skipSpecialTokens ?? true;
@@ -326,7 +310,7 @@ export function buildTokenizer(files: TokenizerFiles, names: FileNames): OarToke
     encodeBatch(texts, options = {}) {
       const add = options.addSpecialTokens ?? true;
       return packBatch(
-        texts.map((text) => encodeText(text)),
+        texts.map((text) => core.encodeText(text)),
         {
           prefix: add ? framing.prefix : [],
           suffix: add ? framing.suffix : [],
@@ -349,34 +333,37 @@ export function buildTokenizer(files: TokenizerFiles, names: FileNames): OarToke
     },
 
     applyChatTemplate(messages, options = {}) {
-      let template: Template;
-      let source: string;
-      if (options.template !== undefined) {
-        source = "options.template";
-        template = parseChatTemplate(options.template, source);
-      } else {
-        source = `${names.config} chat_template`;
-        if (chatTemplate === null) {
-          const named = Object.keys(settings.chatTemplates);
-          throw new Error(
-            named.length === 0
-              ? `${names.config} has no chat_template; pass the template text as options.template`
-              : `${names.config} has chat templates named ${named.join(", ")} but none named "default"; pass one as options.template`,
-          );
-        }
-        parsedDefault ??= parseChatTemplate(chatTemplate, source);
-        template = parsedDefault;
-      }
-      return renderChatTemplate(template, messages, {
-        addGenerationPrompt: options.addGenerationPrompt ?? true,
-        specialTokens: specialTokenText,
-        variables: options.variables ?? {},
-        source,
-      });
+      const b = builderFor(options);
+      return b === null ? renderTemplate(messages, options) : b.text(messages, options.addGenerationPrompt ?? true);
     },
 
     encodeChat(messages, options = {}) {
-      return tokenizer.encode(tokenizer.applyChatTemplate(messages, options), { addSpecialTokens: false });
+      const b = builderFor(options);
+      if (b !== null) return b.ids(messages, options.addGenerationPrompt ?? true);
+      return encode(renderTemplate(messages, options), false);
+    },
+
+    encodeChatBatch(conversations, options = {}) {
+      const b = builderFor(options);
+      const { srcLength } = options;
+      if (b === null) {
+        // A template's text holds its own special tokens: no framing, truncation from the left.
+        return packBatch(
+          conversations.map((messages) => encode(renderTemplate(messages, options), false)),
+          { prefix: [], suffix: [], padTokenId, ...(srcLength === undefined ? {} : { srcLength }) },
+        );
+      }
+      const add = options.addGenerationPrompt ?? true;
+      const truncations: Truncation[] = [];
+      const rows = conversations.map((messages, index) => {
+        const full = b.ids(messages, add);
+        if (full.length === 0) throw new Error(`prompt ${index} encodes to no tokens; a decoder needs at least one`);
+        if (srcLength === undefined || full.length <= srcLength) return full;
+        const cut = b.truncate(messages, add, srcLength);
+        truncations.push({ index, originalLength: full.length, removed: full.length - cut.length });
+        return cut;
+      });
+      return padLeft(rows, truncations, padTokenId);
     },
   };
   return tokenizer;
