@@ -369,6 +369,19 @@ SLOW_CASES = CASES + [
 ]
 
 
+def sentencepiece_with_dummy_prefix(path: str, add_dummy_prefix):
+    """The model at `path`, with its normalizer's add_dummy_prefix set when not None."""
+    if add_dummy_prefix is None:
+        return spm.SentencePieceProcessor(model_file=path)
+    from sentencepiece import sentencepiece_model_pb2
+
+    proto = sentencepiece_model_pb2.ModelProto()
+    with open(path, "rb") as f:
+        proto.ParseFromString(f.read())
+    proto.normalizer_spec.add_dummy_prefix = add_dummy_prefix
+    return spm.SentencePieceProcessor(model_proto=proto.SerializeToString())
+
+
 def llama_slow_goldens(transformers, sp_dir: str) -> dict:
     from transformers import AddedToken, LlamaTokenizer
 
@@ -382,18 +395,21 @@ def llama_slow_goldens(transformers, sp_dir: str) -> dict:
                 add_eos_token=False,
             )
             tok.add_tokens([AddedToken("<|tool|>", special=False, normalized=False)])
+            added_id = tok.convert_tokens_to_ids("<|tool|>")
+            sp = sentencepiece_with_dummy_prefix(os.path.join(sp_dir, model + ".model"), None if legacy else True)
             rows = []
             for text in SLOW_CASES:
                 ids = tok.encode(text)
-                rows.append(
-                    {
-                        "text": text,
-                        "ids": ids,
-                        "decoded": tok.decode(ids, skip_special_tokens=True),
-                    }
-                )
+                row = {"text": text, "ids": ids, "decoded": tok.decode(ids, skip_special_tokens=True)}
+                # What sentencepiece itself makes of the same ids without the special tokens
+                # (transformers' decode differs: it drops the first piece's space even when
+                # the text had one, and puts spaces around added tokens). Without legacy the
+                # tokenizer writes the leading "▁" itself, so decoding drops it as a dummy prefix.
+                if added_id not in ids:
+                    row["sp_decoded"] = sp.decode([i for i in ids if i not in tok.all_special_ids])
+                rows.append(row)
             out[f"{model} legacy={str(legacy).lower()}"] = {
-                "added_token_id": tok.convert_tokens_to_ids("<|tool|>"),
+                "added_token_id": added_id,
                 "cases": rows,
             }
     return out
@@ -623,11 +639,15 @@ def main() -> None:
     tiktoken_dir = os.path.join(HERE, "tiktoken")
     for d in (sp_dir, gpt2_dir, tiktoken_dir):
         os.makedirs(d, exist_ok=True)
-    with tempfile.TemporaryDirectory() as tmp:
-        corpus_path = os.path.join(tmp, "corpus.txt")
-        with open(corpus_path, "w", encoding="utf-8") as f:
-            f.write("\n".join(corpus) + "\n")
-        train_sentencepiece(corpus_path, sp_dir, tmp)
+    # A fixed work folder: sentencepiece records its input and output paths in the model.
+    tmp = os.path.join(tempfile.gettempdir(), "oar-tokenizer-goldens")
+    shutil.rmtree(tmp, ignore_errors=True)
+    os.makedirs(tmp)
+    corpus_path = os.path.join(tmp, "corpus.txt")
+    with open(corpus_path, "w", encoding="utf-8") as f:
+        f.write("\n".join(corpus) + "\n")
+    train_sentencepiece(corpus_path, sp_dir, tmp)
+    shutil.rmtree(tmp)
     write_json("sentencepiece.json", sentencepiece_goldens(sp_dir))
     write_json("llama-slow.json", llama_slow_goldens(transformers, sp_dir))
     write_json("gpt2.json", gpt2_goldens(transformers, corpus, gpt2_dir))

@@ -158,8 +158,10 @@ function sentencePieceFormat(files: TokenizerFiles, names: FileNames, base: Toke
 
   // Only transformers' LlamaTokenizer knows `legacy`; absent means true (with a warning, in Python).
   const legacy = cls !== "llama" || (optionalBoolean(config, "legacy", names.config) ?? true);
+  const addPrefixSpace = optionalBoolean(config, "add_prefix_space", names.config) ?? true;
   const core = createSentencePieceCore({
-    processor: sp,
+    // Without legacy, the "▁" decoding drops is the one the tokenizer adds (add_prefix_space).
+    processor: legacy ? sp : createSentencePieceProcessor(model, { addDummyPrefix: addPrefixSpace }),
     addedTokens: added,
     extraTokens: extra,
     nonLegacy: legacy
@@ -167,7 +169,7 @@ function sentencePieceFormat(files: TokenizerFiles, names: FileNames, base: Toke
       : {
           processor: createSentencePieceProcessor(model, { addDummyPrefix: false }),
           unkToken: settings.unkToken ?? "<unk>",
-          addPrefixSpace: optionalBoolean(config, "add_prefix_space", names.config) ?? true,
+          addPrefixSpace,
           specialTokens: new Set(namedSpecials(settings)),
         },
     framing,

@@ -83,14 +83,26 @@ export function createSentencePieceCore(options: SentencePieceCoreOptions): Toke
         text = text.replaceAll(SPACE, " ");
         if (nonLegacy.addPrefixSpace) text = SPACE + text;
       }
+      const segments = splitter.split(text);
       const ids: number[] = [];
-      for (const segment of splitter.split(text)) {
+      let firstCount = 0;
+      segments.forEach((segment, i) => {
+        const before = ids.length;
         if (typeof segment !== "string") ids.push(segment.id);
         else for (const id of encodeStretch(segment)) ids.push(remap.get(id) ?? id);
-      }
-      if (nonLegacy !== null && ids.length > 1 && ids[0] === spaceId) {
-        const second = byId.get(ids[1] as number);
-        if (second !== undefined && nonLegacy.specialTokens.has(second.content)) ids.shift();
+        if (i === 0) firstCount = ids.length - before;
+      });
+      // transformers drops the prefix "▁" when it is all that comes before a special token.
+      const second = segments[1];
+      if (
+        nonLegacy !== null &&
+        typeof segments[0] === "string" &&
+        firstCount === 1 &&
+        ids[0] === spaceId &&
+        typeof second === "object" &&
+        nonLegacy.specialTokens.has(second.content)
+      ) {
+        ids.shift();
       }
       return ids;
     },

@@ -37,8 +37,9 @@ export interface SentencePieceProcessor {
 
 export interface ProcessorOptions {
   /**
-   * Overrides the model's add_dummy_prefix (transformers' LlamaTokenizer
-   * with `legacy: false` encodes with it turned off).
+   * Overrides the model's add_dummy_prefix, for encoding and for the space
+   * decoding drops (transformers' LlamaTokenizer with `legacy: false` turns
+   * it off and adds its own "▁" instead).
    */
   addDummyPrefix?: boolean;
 }
@@ -59,7 +60,7 @@ export function createSentencePieceProcessor(model: SentencePieceModel, options:
   });
   const userDefined = vocab.hasUserDefined ? vocab.userDefined : null;
   // Decoding drops the first piece's "▁" when the normalizer put it there.
-  const stripsLeadingSpace = model.normalizer.addDummyPrefix || model.normalizer.removeExtraWhitespaces;
+  const stripsLeadingSpace = spec.addDummyPrefix || spec.removeExtraWhitespaces;
   const pieceAt = (id: number): Piece => {
     const p = pieces[id];
     if (p === undefined) throw new Error(`sentencepiece: id ${id} is outside the model's ${pieces.length} pieces`);
