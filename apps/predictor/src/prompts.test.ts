@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { before, describe, it } from "node:test";
 import { cachedTinyModel } from "@oar/make-tiny-model";
-import { loadTokenizer, type OarTokenizer } from "@oar/tokenizer";
+import { createTokenizer, loadTokenizer, type OarTokenizer } from "@oar/tokenizer";
 import { parseDataFile } from "./data-file.js";
 import { encodePrompts, resolveTemplate, truncationWarnings } from "./prompts.js";
 
@@ -57,5 +58,26 @@ describe("encodePrompts", () => {
       `data file line 2: the prompt has ${full[1]!.tokens.length} tokens; --src_length 12 keeps its last 12`,
     ]);
     assert.deepEqual(truncationWarnings(full, 1024), []);
+  });
+});
+
+describe("encodePrompts with a family's own chat format", () => {
+  // A ChatGLM3-layout tokenizer: a sentencepiece model from @oar/tokenizer's goldens and its nine specials.
+  const model = readFileSync(new URL("../../../packages/tokenizer/goldens/sentencepiece/llama-bpe.model", import.meta.url));
+  const glm = createTokenizer({
+    tokenizerModel: model,
+    tokenizerConfig: { tokenizer_class: "ChatGLMTokenizer" },
+    generationConfig: { eos_token_id: [2, 1206, 1208] },
+  });
+
+  it("uses the builder, names it, and keeps [gMASK] sop when it cuts", () => {
+    const template = resolveTemplate({ kind: "tokenizer" }, glm);
+    assert.equal(template?.name, "the tokenizer's chatglm3 chat format");
+    const [a, b] = encodePrompts(glm, prompts, { template, srcLength: 1024 });
+    assert.deepEqual(a!.tokens, glm.encodeChat([{ role: "user", content: "Hello there" }]));
+    assert.deepEqual(b!.tokens.slice(0, 3), [1201, 1203, 1206]);
+    const [cut] = encodePrompts(glm, prompts.slice(1), { template, srcLength: 8 });
+    assert.deepEqual(cut!.tokens, [...b!.tokens.slice(0, 2), ...b!.tokens.slice(-6)]);
+    assert.equal(cut!.originalLength, b!.tokens.length);
   });
 });

@@ -1,8 +1,9 @@
 /**
  * From a data file's prompts to the token ids the model sees: the chat
- * template (the tokenizer's, none, or a file), then encoding (templated
- * text already holds its special tokens, so none are added again), then
- * `--src_length` truncation keeping the most recent tokens.
+ * format (the tokenizer's template or its family's own builder, none, or a
+ * template file), then encoding (templated text already holds its special
+ * tokens, so none are added again), then `--src_length` truncation keeping
+ * the most recent tokens (as the chat format cuts them).
  */
 import { assertNever } from "@oar/tensor";
 import type { OarTokenizer } from "@oar/tokenizer";
@@ -30,7 +31,11 @@ export interface ResolvedTemplate {
 export function resolveTemplate(flag: ChatTemplateFlag, tokenizer: OarTokenizer): ResolvedTemplate | null {
   switch (flag.kind) {
     case "tokenizer":
-      return tokenizer.chatTemplate === null ? null : { text: undefined, name: "the tokenizer's chat template" };
+      if (tokenizer.chatFormat === null) return null;
+      return {
+        text: undefined,
+        name: tokenizer.chatFormat === "template" ? "the tokenizer's chat template" : `the tokenizer's ${tokenizer.chatFormat} chat format`,
+      };
     case "none":
       return null;
     case "file":
@@ -41,7 +46,7 @@ export function resolveTemplate(flag: ChatTemplateFlag, tokenizer: OarTokenizer)
 }
 
 /**
- * Encodes every prompt. A conversation needs a template; a templated prompt
+ * Encodes every prompt. A conversation needs a chat format; a templated prompt
  * is encoded without adding special tokens; a raw one gets the tokenizer's
  * (a BOS for Llama, none for Qwen2). Errors name the data file line.
  */
@@ -53,31 +58,33 @@ export function encodePrompts(
   const { template, srcLength } = options;
   return prompts.map((prompt) => {
     const place = promptPlace(prompt);
-    let text: string;
+    let encoded;
     if (template === null) {
       if (typeof prompt.src !== "string") {
         throw new UsageError(
           `${place}: "src" is a conversation, which needs a chat template; the tokenizer has none or --chat_template none was given (pass --chat_template FILE)`,
         );
       }
-      text = prompt.src;
-    } else {
       try {
-        text = tokenizer.applyChatTemplate(promptMessages(prompt.src), {
+        encoded = tokenizer.encodeBatch([prompt.src], { srcLength });
+      } catch (e) {
+        throw new UsageError(`${place}: ${(e as Error).message.replace(/^srcLength/, "--src_length")}`);
+      }
+    } else {
+      // The tokenizer builds the prompt ids (a template's text holds its own special tokens;
+      // ChatGLM and Baichuan build theirs in code) and cuts them to --src_length.
+      try {
+        encoded = tokenizer.encodeChatBatch([promptMessages(prompt.src)], {
           addGenerationPrompt: true,
+          srcLength,
           ...(template.text === undefined ? {} : { template: template.text }),
         });
       } catch (e) {
+        const message = (e as Error).message;
+        if (message.startsWith("srcLength")) throw new UsageError(`${place}: ${message.replace(/^srcLength/, "--src_length")}`);
         // The tokenizer names a template given as text "options.template"; the user knows it by its flag.
-        const message = (e as Error).message.replace(/^options\.template: /, "");
-        throw new UsageError(`${place}: ${template.name}: ${message}`);
+        throw new UsageError(`${place}: ${template.name}: ${message.replace(/^options\.template: /, "")}`);
       }
-    }
-    let encoded;
-    try {
-      encoded = tokenizer.encodeBatch([text], { srcLength, addSpecialTokens: template === null });
-    } catch (e) {
-      throw new UsageError(`${place}: ${(e as Error).message.replace(/^srcLength/, "--src_length")}`);
     }
     const tokens = encoded.inputIds[0]!;
     const truncation = encoded.truncations[0];

@@ -11,6 +11,7 @@ import {
   QWEN2_INSTRUCT_TOKENIZER_CONFIG,
   QWEN_TOKENIZER_DIR,
 } from "./fixtures.js";
+import { readGoldenBytes } from "./goldens.js";
 import { loadTokenizer } from "./load.js";
 import type { OarTokenizer } from "./tokenizer.js";
 
@@ -24,12 +25,13 @@ after(async () => {
   await rm(root, { recursive: true, force: true });
 });
 
-/** Writes a directory of tokenizer files; a string value is written as is, anything else as JSON. */
+/** Writes a directory of tokenizer files; strings and bytes are written as they are, anything else as JSON. */
 async function writeDir(name: string, files: Record<string, unknown>): Promise<string> {
   const dir = join(root, name);
   await mkdir(dir);
   for (const [file, content] of Object.entries(files)) {
-    await writeFile(join(dir, file), typeof content === "string" ? content : JSON.stringify(content));
+    const data = typeof content === "string" || content instanceof Uint8Array ? content : JSON.stringify(content);
+    await writeFile(join(dir, file), data);
   }
   return dir;
 }
@@ -115,6 +117,46 @@ describe("loadTokenizer errors name the file and what is wrong, on one line", ()
       { ...good, "tokenizer_config.json": { ...llamaStyleTokenizerConfig(), eos_token: "<eos>" } },
       "tokenizer_config.json",
       /: eos_token "<eos>" is not a token of .*tokenizer\.json$/,
+    ],
+    [
+      "a tokenizer.model that is not a model",
+      { "tokenizer.model": new Uint8Array([1, 2, 3]), "tokenizer_config.json": { tokenizer_class: "LlamaTokenizer" } },
+      "tokenizer.model",
+      /: not a sentencepiece model \(its protobuf does not decode: /,
+    ],
+    [
+      "a tokenizer.model of a class Oar cannot read without tokenizer.json",
+      { "tokenizer.model": readGoldenBytes("sentencepiece/llama-bpe.model"), "tokenizer_config.json": { tokenizer_class: "T5Tokenizer" } },
+      "tokenizer_config.json",
+      /: tokenizer_class "T5Tokenizer" cannot be read from a sentencepiece tokenizer\.model without a tokenizer\.json \(supported: LlamaTokenizer, .*ChatGLMTokenizer\)$/,
+    ],
+    [
+      "a tokenizer.model without tokenizer_config.json",
+      { "tokenizer.model": readGoldenBytes("sentencepiece/llama-bpe.model") },
+      "tokenizer_config.json",
+      /: file not found;/,
+    ],
+    [
+      "vocab.json without merges.txt",
+      { "vocab.json": { a: 0 } },
+      "tokenizer.json",
+      /: file not found; a tokenizer directory needs tokenizer\.json, or tokenizer\.model, or vocab\.json with merges\.txt/,
+    ],
+    [
+      "GLM-4's rank file without its [gMASK] token",
+      { "tokenizer.model": readGoldenBytes("tiktoken/tokenizer.model"), "tokenizer_config.json": { tokenizer_class: "ChatGLM4Tokenizer" } },
+      "tokenizer_config.json",
+      /: GLM-4's tokenizer needs \[gMASK\] in added_tokens_decoder$/,
+    ],
+    [
+      "a Baichuan user_token_id outside the vocabulary",
+      {
+        "tokenizer.model": readGoldenBytes("sentencepiece/baichuan-bpe.model"),
+        "tokenizer_config.json": { tokenizer_class: "BaichuanTokenizer" },
+        "generation_config.json": { user_token_id: 99999, assistant_token_id: 4 },
+      },
+      "generation_config.json",
+      /: user_token_id 99999 is outside the vocabulary \(1200 tokens\)$/,
     ],
   ];
   cases.forEach(([what, files, file, message], i) => {

@@ -54,3 +54,90 @@ for (const [key, golden] of Object.entries(goldens)) {
     });
   });
 }
+
+/** Deterministic generator (mulberry32), so a failure reproduces. */
+function random(seed: number): () => number {
+  let state = seed;
+  return () => {
+    state = (state + 0x6d2b79f5) | 0;
+    let t = Math.imul(state ^ (state >>> 15), 1 | state);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+describe("streaming a sentencepiece model with byte fallback", () => {
+  const llama = createTokenizer({
+    tokenizerModel: readGoldenBytes("sentencepiece/llama-bpe.model"),
+    tokenizerConfig: { tokenizer_class: "LlamaTokenizer", legacy: false },
+  });
+
+  for (const text of ["𝔘𝔫𝔦𝔠𝔬𝔡𝔢 math 𝟘𝟙 and ﬁ ①", "emoji 🦑🛸 and 🧑‍🚀 crew", "  two leading spaces\tand a tab"]) {
+    it(`never emits half a character, and joins to decode: ${text}`, () => {
+      const ids = llama.encode(text);
+      assert.ok(ids.some((id) => llama.idToToken(id)?.startsWith("<0x")), "the text needs byte pieces");
+      const decoder = llama.streamDecoder();
+      const pieces = ids.map((id) => decoder.push(id));
+      pieces.push(decoder.flush());
+      for (const piece of pieces) assert.ok(!piece.includes("\uFFFD"), JSON.stringify(pieces));
+      assert.equal(pieces.join(""), llama.decode(ids));
+      assert.equal(pieces.join(""), text);
+    });
+  }
+
+  it("joins to decode for random ids: bytes that are not UTF-8, control and unknown pieces, ids past the vocabulary", () => {
+    const next = random(11);
+    for (let round = 0; round < 200; round++) {
+      const ids = Array.from({ length: 1 + Math.floor(next() * 14) }, () =>
+        next() < 0.5 ? 3 + Math.floor(next() * 256) : Math.floor(next() * (llama.vocabSize + 3)),
+      );
+      for (const skipSpecialTokens of [true, false]) {
+        const decoder = llama.streamDecoder({ skipSpecialTokens });
+        const joined = ids.map((id) => decoder.push(id)).join("") + decoder.flush();
+        assert.equal(joined, llama.decode(ids, { skipSpecialTokens }), JSON.stringify(ids));
+      }
+    }
+  });
+});
+
+describe("a Llama-2 directory without tokenizer.json", () => {
+  const LLAMA2_TEMPLATE =
+    "{% for message in messages %}{% if message['role'] == 'user' %}{{ bos_token + '[INST] ' + message['content'] + ' [/INST]' }}" +
+    "{% elif message['role'] == 'assistant' %}{{ ' ' + message['content'] + ' ' + eos_token }}{% endif %}{% endfor %}";
+  const llama2 = createTokenizer({
+    tokenizerModel: readGoldenBytes("sentencepiece/llama-bpe.model"),
+    tokenizerConfig: {
+      tokenizer_class: "LlamaTokenizer",
+      legacy: false,
+      add_bos_token: true,
+      add_eos_token: false,
+      bos_token: { __type: "AddedToken", content: "<s>", lstrip: false, normalized: false, rstrip: false, single_word: false },
+      eos_token: "</s>",
+      unk_token: "<unk>",
+      pad_token: null,
+      chat_template: LLAMA2_TEMPLATE,
+    },
+    generationConfig: { bos_token_id: 1, eos_token_id: 2 },
+  });
+
+  it("reads its special tokens and template", () => {
+    assert.equal(llama2.kind, "sentencepiece");
+    assert.equal(llama2.chatFormat, "template");
+    assert.equal(llama2.bosTokenId, 1);
+    assert.deepEqual(llama2.eosTokenIds, [2]);
+    assert.equal(llama2.padTokenId, 2);
+  });
+
+  it("encodes a templated chat with the template's <s> and </s> as single ids, and no second BOS", () => {
+    const messages = [
+      { role: "user", content: "Hi" },
+      { role: "assistant", content: "Hello" },
+      { role: "user", content: "More" },
+    ];
+    const ids = llama2.encodeChat(messages);
+    assert.deepEqual(ids.filter((id) => id === 1).length, 2);
+    assert.deepEqual(ids.filter((id) => id === 2).length, 1);
+    assert.deepEqual(ids, llama2.encode(llama2.applyChatTemplate(messages), { addSpecialTokens: false }));
+    assert.equal(llama2.decode(ids), "[INST] Hi [/INST] Hello [INST] More [/INST]");
+  });
+});

@@ -43,7 +43,9 @@ class Agenda {
     while (i > 0) {
       const parent = (i - 1) >> 1;
       if (!this.before(heap[i] as Pair, heap[parent] as Pair)) break;
-      [heap[i], heap[parent]] = [heap[parent] as Pair, heap[i] as Pair];
+      const t = heap[i] as Pair;
+      heap[i] = heap[parent] as Pair;
+      heap[parent] = t;
       i = parent;
     }
   }
@@ -62,7 +64,9 @@ class Agenda {
         if (l < heap.length && this.before(heap[l] as Pair, heap[best] as Pair)) best = l;
         if (r < heap.length && this.before(heap[r] as Pair, heap[best] as Pair)) best = r;
         if (best === i) break;
-        [heap[i], heap[best]] = [heap[best] as Pair, heap[i] as Pair];
+        const t = heap[i] as Pair;
+        heap[i] = heap[best] as Pair;
+        heap[best] = t;
         i = best;
       }
     }

@@ -5,6 +5,7 @@
  * way sentencepiece checks a model when it loads one, so a bad file fails
  * here with its name rather than later with a wrong token.
  */
+import { isUtf8 } from "node:buffer";
 import protobuf from "protobufjs";
 import { parseCharsmap, type Charsmap } from "./charsmap.js";
 
@@ -104,14 +105,13 @@ interface WireNormalizer {
 }
 interface WireModel {
   pieces: WirePiece[];
-  // Absent sub-messages come back null.
-  trainerSpec: { modelType: number; treatWhitespaceAsSuffix: boolean; byteFallback: boolean; unkSurface: string } | null;
-  normalizerSpec: WireNormalizer | null;
-  denormalizerSpec: WireNormalizer | null;
+  // Absent sub-messages are null or undefined.
+  trainerSpec?: { modelType: number; treatWhitespaceAsSuffix: boolean; byteFallback: boolean; unkSurface: string } | null;
+  normalizerSpec?: WireNormalizer | null;
+  denormalizerSpec?: WireNormalizer | null;
 }
 
 const MODEL_TYPES: Record<number, string> = { 1: "UNIGRAM", 2: "BPE", 3: "WORD", 4: "CHAR" };
-const UTF8 = new TextDecoder("utf-8", { fatal: true });
 
 /** The byte value of a byte piece's text ("<0x0A>" -> 10); -1 when the text is not of that form. */
 export function byteOfPiece(text: string): number {
@@ -132,8 +132,8 @@ function oneLine(error: unknown): string {
 export function parseSentencePieceModel(bytes: Uint8Array, file: string): SentencePieceModel {
   let wire: WireModel;
   try {
-    const message = ModelProto.decode(bytes);
-    wire = ModelProto.toObject(message, { defaults: true }) as WireModel;
+    // Decoded messages read unset fields from their prototype, which holds the schema's defaults.
+    wire = ModelProto.decode(bytes) as unknown as WireModel;
   } catch (error) {
     throw new Error(`${file}: not a sentencepiece model (its protobuf does not decode: ${oneLine(error)})`);
   }
@@ -149,7 +149,7 @@ export function parseSentencePieceModel(bytes: Uint8Array, file: string): Senten
   if (trainer.treatWhitespaceAsSuffix) {
     throw new Error(`${file}: treat_whitespace_as_suffix is not supported`);
   }
-  if ((wire.denormalizerSpec?.precompiledCharsmap.length ?? 0) > 0) {
+  if ((wire.denormalizerSpec?.precompiledCharsmap?.length ?? 0) > 0) {
     throw new Error(`${file}: a denormalizer (denormalizer_spec with rules) is not supported`);
   }
 
@@ -160,12 +160,9 @@ export function parseSentencePieceModel(bytes: Uint8Array, file: string): Senten
     const type = PIECE_TYPES[p.type];
     if (type === undefined) throw new Error(`${file}: piece ${i} has type ${p.type}, which is not a sentencepiece piece type`);
     if (p.piece.length === 0) throw new Error(`${file}: piece ${i} is empty`);
-    let text: string;
-    try {
-      text = UTF8.decode(p.piece);
-    } catch {
-      throw new Error(`${file}: piece ${i} is not valid UTF-8`);
-    }
+    const raw = Buffer.from(p.piece.buffer, p.piece.byteOffset, p.piece.byteLength);
+    if (!isUtf8(raw)) throw new Error(`${file}: piece ${i} is not valid UTF-8`);
+    const text = raw.toString("utf8");
     const earlier = seen.get(text);
     if (earlier !== undefined) throw new Error(`${file}: pieces ${earlier} and ${i} are both ${JSON.stringify(text)}`);
     seen.set(text, i);
@@ -176,7 +173,7 @@ export function parseSentencePieceModel(bytes: Uint8Array, file: string): Senten
       if (b < 0) throw new Error(`${file}: byte piece ${i} is ${JSON.stringify(text)}; byte pieces are <0x00> to <0xFF>`);
       bytesFound.add(b);
     }
-    return { text, bytes: Buffer.from(p.piece).toString("latin1"), score: p.score, type };
+    return { text, bytes: raw.toString("latin1"), score: p.score, type };
   });
   if (unknownCount !== 1) throw new Error(`${file}: a model needs exactly one unknown piece (<unk>); found ${unknownCount}`);
   if (trainer.byteFallback && bytesFound.size !== 256) {
@@ -187,7 +184,7 @@ export function parseSentencePieceModel(bytes: Uint8Array, file: string): Senten
   const normalizer: NormalizerSpec = {
     name: spec?.name ?? "",
     charsmap:
-      spec === null || spec.precompiledCharsmap.length === 0
+      spec === null || spec === undefined || spec.precompiledCharsmap.length === 0
         ? null
         : parseCharsmap(spec.precompiledCharsmap, `${file}: normalizer_spec.precompiled_charsmap`),
     addDummyPrefix: spec?.addDummyPrefix ?? true,

@@ -21,7 +21,19 @@ export interface Vocab {
   idOf(bytes: string): number;
 }
 
+const built = new WeakMap<SentencePieceModel, Vocab>();
+
+/** The tables of a model, built once per model (a tokenizer may hold several processors of one model). */
 export function buildVocab(model: SentencePieceModel): Vocab {
+  let vocab = built.get(model);
+  if (vocab === undefined) {
+    vocab = createVocab(model);
+    built.set(model, vocab);
+  }
+  return vocab;
+}
+
+function createVocab(model: SentencePieceModel): Vocab {
   const encodable = new Map<string, number>();
   const reserved = new Map<string, number>();
   const userDefined: string[] = [];
