@@ -209,21 +209,22 @@ CUSTOM_RULES = [
     ("9", "20"),  # tab -> space
 ]
 
+# Llama-2/Mistral's options: BPE, byte fallback, digits split, no
+# normalization, a dummy prefix, whitespace kept as is.
+LLAMA_OPTIONS = dict(
+    model_type="bpe",
+    vocab_size=1200,
+    byte_fallback=True,
+    split_digits=True,
+    normalization_rule_name="identity",
+    add_dummy_prefix=True,
+    remove_extra_whitespaces=False,
+    allow_whitespace_only_pieces=True,
+    character_coverage=0.9995,
+)
+
 SP_MODELS = {
-    # Llama-2/Mistral's options: BPE, byte fallback, digits split, no
-    # normalization, a dummy prefix, whitespace kept as is.
-    "llama-bpe": dict(
-        model_type="bpe",
-        vocab_size=1200,
-        byte_fallback=True,
-        split_digits=True,
-        normalization_rule_name="identity",
-        add_dummy_prefix=True,
-        remove_extra_whitespaces=False,
-        allow_whitespace_only_pieces=True,
-        character_coverage=0.9995,
-        max_sentencepiece_length=16,
-    ),
+    "llama-bpe": LLAMA_OPTIONS,
     # sentencepiece's defaults: unigram, nmt_nfkc, extra whitespace removed;
     # no byte fallback, so unknown characters become <unk> (runs of them one <unk>).
     "unigram-nfkc": dict(
@@ -256,21 +257,9 @@ SP_MODELS = {
         user_defined_symbols=["<sep>"],
         unk_surface="<?>",
     ),
-    # Baichuan 2's options (as its technical report describes them): BPE, byte
-    # fallback, digits split, no normalization, no dummy prefix, whitespace-only
-    # pieces for code, reserved symbols for the chat roles.
-    "baichuan-bpe": dict(
-        model_type="bpe",
-        vocab_size=1200,
-        byte_fallback=True,
-        split_digits=True,
-        normalization_rule_name="identity",
-        add_dummy_prefix=False,
-        remove_extra_whitespaces=False,
-        allow_whitespace_only_pieces=True,
-        character_coverage=0.9995,
-        user_defined_symbols=["<reserved_106>", "<reserved_107>"],
-    ),
+    # Baichuan 2's options (as its technical report describes them): Llama's,
+    # but no dummy prefix, and reserved symbols for the chat roles.
+    "baichuan-bpe": dict(LLAMA_OPTIONS, add_dummy_prefix=False, user_defined_symbols=["<reserved_106>", "<reserved_107>"]),
 }
 
 

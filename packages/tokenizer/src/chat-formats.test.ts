@@ -7,11 +7,12 @@
  * them), their EOS ids, and that no role token reaches decoded text.
  */
 import assert from "node:assert/strict";
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { ChatMessage } from "./chat-template.js";
+import { writeTokenizerDir } from "./fixtures.js";
 import { readGolden, readGoldenBytes } from "./goldens.js";
 import { loadTokenizer } from "./load.js";
 import type { OarTokenizer } from "./tokenizer.js";
@@ -40,14 +41,8 @@ after(async () => {
   await rm(root, { recursive: true, force: true });
 });
 
-async function writeDir(name: string, files: Record<string, unknown>): Promise<string> {
-  const dir = join(root, name);
-  await mkdir(dir);
-  for (const [file, content] of Object.entries(files)) {
-    const data = content instanceof Uint8Array || typeof content === "string" ? content : JSON.stringify(content);
-    await writeFile(join(dir, file), data);
-  }
-  return dir;
+function writeDir(name: string, files: Record<string, unknown>): Promise<string> {
+  return writeTokenizerDir(root, name, files);
 }
 
 /** Tokens between the prompt and the stop: what a model would generate. */

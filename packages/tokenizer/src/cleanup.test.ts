@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { cleanUpTokenization, safeCleanUpCut } from "./cleanup.js";
+import { random } from "./fixtures.js";
 
 describe("cleanUpTokenization", () => {
   it("removes the space before punctuation and contractions, as transformers does", () => {
@@ -11,16 +12,6 @@ describe("cleanUpTokenization", () => {
   });
 });
 
-/** Deterministic generator (mulberry32), so a failure reproduces. */
-function random(seed: number): () => number {
-  let state = seed;
-  return () => {
-    state = (state + 0x6d2b79f5) | 0;
-    let t = Math.imul(state ^ (state >>> 15), 1 | state);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe("safeCleanUpCut", () => {
   it("cuts before a space that starts no pattern", () => {

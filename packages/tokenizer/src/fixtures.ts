@@ -11,8 +11,9 @@
  *   written here token by token.
  */
 import { readFileSync } from "node:fs";
+import { mkdir, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
-import { dirname } from "node:path";
+import { dirname, join } from "node:path";
 
 /** The directory holding the Qwen vocabulary's tokenizer.json and tokenizer_config.json. */
 export const QWEN_TOKENIZER_DIR = dirname(
@@ -175,4 +176,29 @@ export function llamaStyleTokenizerConfig(): Record<string, unknown> {
     tokenizer_class: "LlamaTokenizer",
     unk_token: "<unk>",
   };
+}
+
+/** Deterministic generator (mulberry32), so a failure of a randomized test reproduces. */
+export function random(seed: number): () => number {
+  let state = seed;
+  return () => {
+    state = (state + 0x6d2b79f5) | 0;
+    let t = Math.imul(state ^ (state >>> 15), 1 | state);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * Writes `root/name` with tokenizer files; strings and bytes are written as
+ * they are, anything else as JSON. Returns the directory.
+ */
+export async function writeTokenizerDir(root: string, name: string, files: Record<string, unknown>): Promise<string> {
+  const dir = join(root, name);
+  await mkdir(dir);
+  for (const [file, content] of Object.entries(files)) {
+    const data = typeof content === "string" || content instanceof Uint8Array ? content : JSON.stringify(content);
+    await writeFile(join(dir, file), data);
+  }
+  return dir;
 }

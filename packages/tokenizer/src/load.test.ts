@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdir, mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
+import { mkdtemp, rm, symlink } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -10,6 +10,7 @@ import {
   QWEN2_INSTRUCT_TEMPLATE,
   QWEN2_INSTRUCT_TOKENIZER_CONFIG,
   QWEN_TOKENIZER_DIR,
+  writeTokenizerDir,
 } from "./fixtures.js";
 import { readGoldenBytes } from "./goldens.js";
 import { loadTokenizer } from "./load.js";
@@ -25,15 +26,8 @@ after(async () => {
   await rm(root, { recursive: true, force: true });
 });
 
-/** Writes a directory of tokenizer files; strings and bytes are written as they are, anything else as JSON. */
-async function writeDir(name: string, files: Record<string, unknown>): Promise<string> {
-  const dir = join(root, name);
-  await mkdir(dir);
-  for (const [file, content] of Object.entries(files)) {
-    const data = typeof content === "string" || content instanceof Uint8Array ? content : JSON.stringify(content);
-    await writeFile(join(dir, file), data);
-  }
-  return dir;
+function writeDir(name: string, files: Record<string, unknown>): Promise<string> {
+  return writeTokenizerDir(root, name, files);
 }
 
 describe("loadTokenizer on a Qwen2-Instruct directory", () => {

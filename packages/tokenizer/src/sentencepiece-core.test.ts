@@ -8,6 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { random } from "./fixtures.js";
 import { readGolden, readGoldenBytes } from "./goldens.js";
 import { createTokenizer } from "./tokenizer.js";
 
@@ -55,16 +56,6 @@ for (const [key, golden] of Object.entries(goldens)) {
   });
 }
 
-/** Deterministic generator (mulberry32), so a failure reproduces. */
-function random(seed: number): () => number {
-  let state = seed;
-  return () => {
-    state = (state + 0x6d2b79f5) | 0;
-    let t = Math.imul(state ^ (state >>> 15), 1 | state);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe("streaming a sentencepiece model with byte fallback", () => {
   const llama = createTokenizer({

@@ -5,6 +5,7 @@ import {
   llamaStyleTokenizerConfig,
   llamaStyleTokenizerJson,
   QWEN2_INSTRUCT_TOKENIZER_CONFIG,
+  random,
   readQwenTokenizerJson,
 } from "./fixtures.js";
 import { createTokenizer, type DecodeOptions, type OarTokenizer } from "./tokenizer.js";
@@ -19,16 +20,6 @@ function stream(tokenizer: OarTokenizer, ids: readonly number[], options?: Decod
   return pieces;
 }
 
-/** Deterministic generator (mulberry32), so a failure reproduces. */
-function random(seed: number): () => number {
-  let state = seed;
-  return () => {
-    state = (state + 0x6d2b79f5) | 0;
-    let t = Math.imul(state ^ (state >>> 15), 1 | state);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe("streaming the Qwen2 vocabulary (byte-level BPE)", () => {
   const qwen = createTokenizer({ tokenizerJson: readQwenTokenizerJson(), tokenizerConfig: QWEN2_INSTRUCT_TOKENIZER_CONFIG });
