@@ -19,7 +19,7 @@ import { createSentencePieceProcessor, type SentencePieceProcessor } from "./sen
 import { createTiktokenCore } from "./tiktoken-core.js";
 import { createTiktokenEncoder, GLM4_PATTERN } from "./tiktoken/encoder.js";
 import { looksLikeRankFile, parseRankFile } from "./tiktoken/rank-file.js";
-import { KNOWN_CLASS_NAMES, tokenizerClassOf, withClassDefaults, type TokenizerClass } from "./tokenizer-classes.js";
+import { classNamesOf, tokenizerClassOf, withClassDefaults, type TokenizerClass } from "./tokenizer-classes.js";
 
 /** Which files a tokenizer was built from. */
 export type TokenizerKind = "tokenizer.json" | "sentencepiece" | "tiktoken" | "gpt2-vocab";
@@ -107,9 +107,8 @@ function requireClass(config: unknown, names: FileNames, allowed: readonly Token
   const { name, cls } = tokenizerClassOf(config);
   if (name === null) return allowed[0] as TokenizerClass;
   if (cls === undefined || !allowed.includes(cls)) {
-    const known = KNOWN_CLASS_NAMES.filter((n) => allowed.includes(tokenizerClassOf({ tokenizer_class: n }).cls as TokenizerClass));
     throw new Error(
-      `${names.config}: tokenizer_class ${JSON.stringify(name)} cannot be read from ${what} without a tokenizer.json (supported: ${known.join(", ")})`,
+      `${names.config}: tokenizer_class ${JSON.stringify(name)} cannot be read from ${what} without a tokenizer.json (supported: ${classNamesOf(allowed).join(", ")})`,
     );
   }
   return cls;

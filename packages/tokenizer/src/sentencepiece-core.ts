@@ -6,8 +6,8 @@
  * token becomes that token's id (transformers converts pieces to ids through
  * its added-token table first).
  *
- * LlamaTokenizer with `legacy: false` (Llama-2's and Mistral's configs say
- * so) differs in one respect, which matters right after a special token:
+ * LlamaTokenizer with `legacy: false` (which many Llama-2-family configs
+ * set) differs in one respect, which matters right after a special token:
  * the "▁" of the dummy prefix goes only at the very start of the text, so
  * "</s>world" gives "world", not "▁world". transformers does this with a
  * trick, reproduced exactly: encode with add_dummy_prefix off, and encode a

@@ -32,8 +32,10 @@ export function tokenizerClassOf(config: unknown): { name: string | null; cls: T
   return { name, cls: name === null ? undefined : CLASS_NAMES[name] };
 }
 
-/** Every class name Oar reads without a tokenizer.json, for error messages. */
-export const KNOWN_CLASS_NAMES = Object.keys(CLASS_NAMES);
+/** The class names of some classes, for error messages. */
+export function classNamesOf(classes: readonly TokenizerClass[]): string[] {
+  return Object.keys(CLASS_NAMES).filter((name) => classes.includes(CLASS_NAMES[name] as TokenizerClass));
+}
 
 interface Defaults {
   bosToken: string | null;
