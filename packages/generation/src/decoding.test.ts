@@ -50,3 +50,22 @@ test("createSampler picks greedy or multinomial", () => {
   assert.equal(createSampler({ decodeStrategy: "greedy_search" }), greedy);
   assert.equal(createSampler({ decodeStrategy: "sampling" }), sampleMultinomial);
 });
+
+test("presence and frequency penalties apply in greedy search too, to generated tokens only", () => {
+  // Prompt [1], generated [0, 0]: id 0 loses 0.5 (presence) + 2 * 1 (frequency).
+  const row = new Float32Array([3, 2, 0]);
+  createLogitsProcessor({ presencePenalty: 0.5, frequencyPenalty: 1 })(row, [1, 0, 0], 1);
+  assert.deepEqual(Array.from(row), [0.5, 2, 0]);
+});
+
+test("min-p runs last, on the tempered row", () => {
+  // Temperature 0.5 doubles the gaps: ln 4 below the top becomes ln 16, cut by min_p 0.1.
+  const row = new Float32Array([Math.log(4), 0, Math.log(2)]);
+  createLogitsProcessor({ decodeStrategy: "sampling", temperature: 0.5, minP: 0.1 })(row, []);
+  assert.equal(row[1], -Infinity);
+  assert.ok(Number.isFinite(row[0]!) && Number.isFinite(row[2]!));
+  const greedyRow = new Float32Array([Math.log(4), 0, Math.log(2)]);
+  createLogitsProcessor({ minP: 0.9 })(greedyRow, []);
+  assert.ok(greedyRow.every(Number.isFinite), "greedy search leaves min-p out");
+  assert.throws(() => createLogitsProcessor({ minP: 2 }), /min_p must be in \[0, 1\]/);
+});

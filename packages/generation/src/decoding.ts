@@ -1,4 +1,7 @@
+import { frequencyPenaltyProcessor } from "./frequency-penalty.js";
 import { composeProcessors, type LogitsProcessor } from "./logits-processor.js";
+import { minPProcessor } from "./min-p.js";
+import { presencePenaltyProcessor } from "./presence-penalty.js";
 import { repetitionPenaltyProcessor } from "./repetition-penalty.js";
 import { greedy, sampleMultinomial, type Sampler } from "./samplers.js";
 import { temperatureProcessor } from "./temperature.js";
@@ -22,18 +25,25 @@ export interface DecodingOptions {
   readonly topK?: number;
   /** Sampling only; in (0, 1], 1 (default) turns it off. */
   readonly topP?: number;
+  /** Sampling only; in [0, 1], 0 (default) turns it off. */
+  readonly minP?: number;
   /** Both strategies; > 0, 1 (default) turns it off. */
   readonly repetitionPenalty?: number;
+  /** Both strategies (OpenAI's, over generated tokens); in [-2, 2], 0 (default) turns it off. */
+  readonly presencePenalty?: number;
+  /** Both strategies (OpenAI's, over generated tokens); in [-2, 2], 0 (default) turns it off. */
+  readonly frequencyPenalty?: number;
   /** Seed of the per-request generators (sampling only); default 0. */
   readonly seed?: number;
 }
 
 /**
  * The logits processors `options` ask for, in Hugging Face's (and
- * PaddleNLP's) order: repetition penalty, then for sampling temperature,
- * top-k, top-p. Greedy search applies only the repetition penalty, since the
- * others never change the argmax; they are still validated. Processors that
- * would change nothing are left out.
+ * PaddleNLP's) order: the penalties (repetition, then OpenAI's presence and
+ * frequency), then for sampling temperature, top-k, top-p, min-p. Greedy
+ * search applies only the penalties, since the others never change the
+ * argmax; they are still validated. Processors that would change nothing are
+ * left out.
  */
 export function createLogitsProcessor(options: DecodingOptions): LogitsProcessor {
   const strategy = decodeStrategy(options);
@@ -41,15 +51,21 @@ export function createLogitsProcessor(options: DecodingOptions): LogitsProcessor
   const temperature = options.temperature ?? 1;
   const topK = options.topK ?? 0;
   const topP = options.topP ?? 1;
+  const minP = options.minP ?? 0;
+  const presence = options.presencePenalty ?? 0;
+  const frequency = options.frequencyPenalty ?? 0;
   const processors: LogitsProcessor[] = [];
   const add = (processor: LogitsProcessor, active: boolean): void => {
     if (active) processors.push(processor);
   };
   const sampling = strategy === "sampling";
   add(repetitionPenaltyProcessor(penalty), penalty !== 1);
+  add(presencePenaltyProcessor(presence), presence !== 0);
+  add(frequencyPenaltyProcessor(frequency), frequency !== 0);
   add(temperatureProcessor(temperature), sampling && temperature !== 1);
   add(topKProcessor(topK), sampling && topK !== 0);
   add(topPProcessor(topP), sampling && topP !== 1);
+  add(minPProcessor(minP), sampling && minP !== 0);
   return composeProcessors(processors);
 }
 

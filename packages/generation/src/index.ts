@@ -9,7 +9,22 @@
 /** The model interface both modes implement. */
 export type { CausalLM, ForwardStep, Sequence } from "./causal-lm.js";
 
-/** Completing prompts: one (`generate`) or many with continuous batching (`generateBatch`). */
+/**
+ * The online continuous-batching engine: requests submitted at any time, each
+ * with its own sampling options, streamed, abortable (what a server runs).
+ */
+export {
+  createEngine,
+  QueueFullError,
+  type Engine,
+  type EngineEvent,
+  type EngineOptions,
+  type EngineRequest,
+  type RequestHandle,
+  type SamplingOptions,
+} from "./engine.js";
+
+/** Completing prompts: one (`generate`) or a fixed list over the engine (`generateBatch`). */
 export { generate } from "./generate.js";
 export {
   generateBatch,
@@ -33,10 +48,16 @@ export { createLogitsProcessor, createSampler, type DecodeStrategy, type Decodin
 /** Logits processors, each usable alone, and their composition. */
 export { composeProcessors, type LogitsProcessor } from "./logits-processor.js";
 export { repetitionPenaltyProcessor } from "./repetition-penalty.js";
+export { presencePenaltyProcessor } from "./presence-penalty.js";
+export { frequencyPenaltyProcessor } from "./frequency-penalty.js";
+export { minPProcessor } from "./min-p.js";
 export { temperatureProcessor } from "./temperature.js";
 export { topKProcessor } from "./top-k.js";
 export { topPProcessor } from "./top-p.js";
 export { maxLogit, softmaxWeights } from "./softmax.js";
+
+/** Log probabilities of chosen and most likely tokens (OpenAI's logprobs). */
+export { tokenLogprobs, type TokenLogprob, type TokenLogprobs } from "./logprobs.js";
 
 /** Samplers and the seeded generator they draw from. */
 export { greedy, sampleMultinomial, type Sampler } from "./samplers.js";

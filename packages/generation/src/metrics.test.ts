@@ -9,8 +9,10 @@ const result = (request: number, promptTokens: number, newTokens: number): Gener
   text: "",
   finishReason: "length",
   promptTokens,
+  cachedTokens: 0,
   maxNewTokens: newTokens,
   clamped: false,
+  logprobs: null,
   timing: { queuedMs: 0, prefillMs: 0, decodeMs: 0 },
 });
 

@@ -1,8 +1,9 @@
 /**
  * Why a sequence stopped: "eos" it produced an end-of-sequence id, "length"
- * it reached its max new tokens, "stop" its text reached a stop string.
+ * it reached its max new tokens, "stop" its text reached a stop string,
+ * "abort" it was aborted (the engine's RequestHandle.abort).
  */
-export type FinishReason = "eos" | "length" | "stop";
+export type FinishReason = "eos" | "length" | "stop" | "abort";
 
 /** Options that say when a sequence stops. */
 export interface StoppingOptions {
