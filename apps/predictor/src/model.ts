@@ -11,7 +11,6 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import type { CausalLM } from "@oar/generation";
 import {
-  defaultStorage,
   loadAdapters,
   loadEagerModel,
   mergeLora,
@@ -22,13 +21,13 @@ import {
   type EagerModelOptions,
   type WeightStorage,
 } from "@oar/modeling";
-import { loadStaticModel } from "@oar/runtime";
-import { assertNever, dtypeOfTorchName } from "@oar/tensor";
+import { isInferenceDirectory, loadStaticModel, MANIFEST_FILE } from "@oar/runtime";
+import { assertNever } from "@oar/tensor";
 import { UsageError, requireModelDirectory } from "@oar/cli";
 import type { Mode, PredictorFlags } from "./flags.js";
 
 /** The file export-model writes into every inference directory, and that marks one. */
-export const INFERENCE_MANIFEST = "oar_inference.json";
+export const INFERENCE_MANIFEST = MANIFEST_FILE;
 
 /**
  * Checks that `dir` is what `mode` runs: a directory; for static mode one
@@ -36,7 +35,7 @@ export const INFERENCE_MANIFEST = "oar_inference.json";
  */
 export function checkModelDir(dir: string, mode: Mode): void {
   requireModelDirectory(dir);
-  const exported = fs.existsSync(path.join(dir, INFERENCE_MANIFEST));
+  const exported = isInferenceDirectory(dir);
   switch (mode) {
     case "dynamic":
       if (exported) {
@@ -159,24 +158,8 @@ export function loadFlagAdapters(flags: PredictorFlags, config: DecoderConfig): 
   return { lora: lora.lora, prefix: prefix.prefix, sources: [...lora.sources, ...prefix.sources] };
 }
 
-/** The eager model's storage for --dtype and --quant_type. */
-export function dynamicStorage(flags: Pick<PredictorFlags, "dtype" | "quantType">, config: DecoderConfig): WeightStorage {
-  switch (flags.quantType) {
-    case "weight_only_int8":
-      // One scale per output channel, as PaddleNLP's weight_only_int8; on this CPU it is also faster than
-      // blocks of 32 (the int8 kernels' bound on Qwen2-0.5B: 25.3 against 21.6 tokens/s). A matrix whose
-      // width is not a multiple of 8 stays in f32.
-      return { format: "q8", blockSize: "channel" };
-    case "":
-      return flags.dtype === null ? defaultStorage(config) : { format: dtypeOfTorchName(flags.dtype) };
-    case "weight_only_int4":
-    case "a8w8":
-      throw new UsageError(`--quant_type ${flags.quantType}: dynamic mode quantizes only to weight_only_int8; export the model with export-model --quant_type ${flags.quantType} and run it with --mode static`);
-    default:
-      return assertNever(flags.quantType);
-  }
-}
-
+/** The eager model's storage for --dtype and --quant_type (the library's, shared with the server). */
+export { dynamicStorage } from "@oar/modeling";
 
 /**
  * Loads a checkpoint (checked by checkModelDir) on the eager model, with

@@ -59,6 +59,12 @@ export interface EngineOptions {
    * results have tokens and empty text, and stop strings cannot be used.
    */
   readonly createTextStream?: () => TextStream;
+  /**
+   * KV positions the model's cache holds, all sequences together, for
+   * `cacheUsage` (default: batchSize sequences of model.maxPositions). An
+   * app that sizes the pool itself passes what it asked for.
+   */
+  readonly kvCapacity?: number;
   /** Each step, after it ran. */
   readonly onStep?: (step: StepRecord) => void;
 }
@@ -194,10 +200,7 @@ export interface Engine {
   readonly running: number;
   /** Requests waiting for a slot now. */
   readonly waiting: number;
-  /**
-   * Share of the KV capacity in use, 0..1: positions held by live sequences
-   * over batchSize sequences of model.maxPositions (the pool the apps size).
-   */
+  /** Share of the KV capacity in use, 0..1: positions held by live sequences over options.kvCapacity. */
   readonly cacheUsage: number;
   /** Queues a request; throws on an invalid request (nothing is queued) or a QueueFullError. */
   submit(request: EngineRequest): RequestHandle;
@@ -271,6 +274,7 @@ class ContinuousBatchingEngine implements Engine {
   readonly batchSize: number;
   readonly #options: EngineOptions;
   readonly #maxQueue: number;
+  readonly #kvCapacity: number;
   readonly #eos: readonly number[];
   readonly #slots: (Live | null)[];
   readonly #queue: Plan[] = [];
@@ -294,6 +298,9 @@ class ContinuousBatchingEngine implements Engine {
       throw new Error(`max_queue must be an integer >= 0, got ${maxQueue}`);
     }
     this.#maxQueue = maxQueue;
+    const kvCapacity = options.kvCapacity ?? batchSize * model.maxPositions;
+    if (!(Number.isSafeInteger(kvCapacity) && kvCapacity >= 1)) throw new Error(`kvCapacity must be a positive integer, got ${kvCapacity}`);
+    this.#kvCapacity = kvCapacity;
     const eos = options.eosTokenIds ?? [];
     for (const id of eos) {
       if (!(Number.isInteger(id) && id >= 0)) throw new Error(`eos token ids must be integers >= 0, got ${id}`);
@@ -316,7 +323,7 @@ class ContinuousBatchingEngine implements Engine {
   get cacheUsage(): number {
     let held = 0;
     for (const live of this.#slots) if (live !== null) held += live.seq.length;
-    return held / (this.batchSize * this.model.maxPositions);
+    return held / this.#kvCapacity;
   }
 
   submit(request: EngineRequest): RequestHandle {

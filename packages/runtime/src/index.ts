@@ -5,5 +5,6 @@
  * blocks). It reads everything about the model from oar_inference.json.
  */
 export { loadStaticModel, type StaticModelOptions } from "./load.js";
+export { isInferenceDirectory, MANIFEST_FILE } from "./manifest.js";
 export type { StaticModel } from "./static-model.js";
 export type { Device } from "./ort.js";

@@ -66,6 +66,15 @@ export const ATTENTION_MASK = "attention_mask";
 export const POSITION_IDS = "position_ids";
 export const LOGITS = "logits";
 
+/**
+ * Whether `dir` is an inference directory written by export-model (it holds
+ * oar_inference.json), which static mode runs; a checkpoint has none. The
+ * one test the apps use to choose a mode.
+ */
+export function isInferenceDirectory(dir: string): boolean {
+  return fs.existsSync(path.join(dir, MANIFEST_FILE));
+}
+
 /** Reads and checks `dir`'s oar_inference.json and that the files it names are there. */
 export function readManifest(dir: string): Manifest {
   let stat: fs.Stats;
