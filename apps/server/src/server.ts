@@ -93,10 +93,19 @@ export function createServer(options: ServerOptions): FastifyInstance {
     if (stopping) return;
     stopping = true;
     const closing = app.close();
-    const timer = setTimeout(() => engine?.abortAll(), resolved.shutdownGraceMs);
+    // Once no response is being written, the connections left are keep-alive ones (some of which Node does
+    // not count as idle before their first request): close them rather than wait out their timeouts.
+    const sweep = setInterval(() => {
+      if (responding === 0) app.server.closeAllConnections();
+    }, 50);
+    const timer = setTimeout(() => {
+      engine?.abortAll();
+      setTimeout(() => app.server.closeAllConnections(), 1000).unref();
+    }, resolved.shutdownGraceMs);
     try {
       await closing;
     } finally {
+      clearInterval(sweep);
       clearTimeout(timer);
       engine?.abortAll();
       await engine?.idle();
@@ -105,7 +114,14 @@ export function createServer(options: ServerOptions): FastifyInstance {
   };
   app.decorate("oar", { options: resolved, loaded, engine: () => engine, shutdown } satisfies OarHandle);
 
-  // Requests are refused while loading or stopping, and checked against the key.
+  // Responses being written, streams included (hijacked replies skip fastify's onResponse).
+  let responding = 0;
+  app.addHook("onRequest", async (_request, reply) => {
+    responding++;
+    reply.raw.once("close", () => responding--);
+  });
+
+  // Requests are checked against the key.
   const keyDigest = resolved.apiKey === null ? null : digest(resolved.apiKey);
   app.addHook("onRequest", async (request) => {
     if (keyDigest !== null && needsKey(request.url)) {
