@@ -44,3 +44,10 @@ test("static: export, then continuous batching on onnxruntime answers every prom
   assert.match(out, /4 prompts, \d+ tokens/);
   assert.doesNotMatch(out, /<\|im_end\|>/);
 });
+
+test("server: the official openai client talks to oar-server started from a program", () => {
+  const out = run("server");
+  assert.match(out, /^serving demo$/m);
+  assert.match(out, /^answer: ".*" \((stop|length)\)$/m);
+  assert.match(out, /^usage: \d+ prompt \+ \d+ completion tokens$/m);
+});

@@ -201,3 +201,16 @@ test("cacheUsage counts positions held against batchSize sequences of maxPositio
   assert.deepEqual(usage, [10 / 200, 11 / 200, 12 / 200]);
   assert.equal(engine.cacheUsage, 0);
 });
+
+test("a request's own logits processors run after the built-in ones, and only for it", async () => {
+  const engine = createEngine(new FakeCausalLM(), { batchSize: 2 });
+  const onlyEven = (logits: Float32Array): void => {
+    for (let i = 1; i < logits.length; i += 2) logits[i] = -Infinity;
+  };
+  const [masked, free] = await Promise.all([
+    engine.submit({ tokens: [1, 2], maxNewTokens: 12, logitsProcessors: [onlyEven] }).result,
+    engine.submit({ tokens: [1, 2], maxNewTokens: 12 }).result,
+  ]);
+  assert.ok(masked.tokens.every((token) => token % 2 === 0));
+  assert.ok(free!.tokens.some((token) => token % 2 === 1));
+});

@@ -34,7 +34,7 @@
  */
 import type { CausalLM, ForwardStep, Sequence } from "./causal-lm.js";
 import { createLogitsProcessor, createSampler, type DecodingOptions } from "./decoding.js";
-import type { LogitsProcessor } from "./logits-processor.js";
+import { composeProcessors, type LogitsProcessor } from "./logits-processor.js";
 import { tokenLogprobs, type TokenLogprobs } from "./logprobs.js";
 import { createRng, type Rng } from "./rng.js";
 import type { Sampler } from "./samplers.js";
@@ -91,6 +91,12 @@ export interface SamplingOptions extends DecodingOptions {
    * alternatives (OpenAI's `logprobs`/`top_logprobs`); undefined: none.
    */
   readonly logprobs?: number;
+  /**
+   * Processors of this request run after the built-in ones, before the
+   * sampler (a grammar's mask, a logit bias); they see the same row and
+   * history.
+   */
+  readonly logitsProcessors?: readonly LogitsProcessor[];
 }
 
 /** One request to the engine. */
@@ -377,7 +383,8 @@ class ContinuousBatchingEngine implements Engine {
       throw new Error("stop strings need text: pass createTextStream along with stopStrings");
     }
     createStopStringMatcher(stopStrings); // throws on an empty stop string
-    const process = createLogitsProcessor(request);
+    const builtIn = createLogitsProcessor(request);
+    const process = request.logitsProcessors === undefined ? builtIn : composeProcessors([builtIn, ...request.logitsProcessors]);
     const sample = createSampler(request);
     createStoppingCriteria(request); // throws on a bad maxNewTokens before the clamp hides it
     const rng = createRng(request.seed ?? 0, request.rngStream ?? id);
