@@ -6,55 +6,53 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { describe, it } from "node:test";
+import { after, before, describe, it } from "node:test";
 import { parseServerArgs } from "./flags.js";
 import { resolveOptions } from "./options.js";
 import { createServer } from "./server.js";
-import { eventually, metric, post, startTestServer, tinyInstructModel } from "./testing.js";
+import { eventually, metric, post, startTestServer, tinyInstructModel, type TestServer } from "./testing.js";
+
+// One slot, one place in the queue, and a key: every guard at once.
+let t: TestServer;
+const KEY = { authorization: "Bearer sesame" };
+before(async () => {
+  t = await startTestServer({ modelDir: tinyInstructModel(), servedModelName: "tiny", apiKey: "sesame", batchSize: 1, maxQueue: 1, maxModelLen: 128 });
+});
+after(() => t.stop());
 
 describe("oar-server's guards", () => {
   it("with an API key, /v1 and the tokenizer routes need it (401 otherwise); /health and /metrics do not", async () => {
-    const t = await startTestServer({ modelDir: tinyInstructModel(), servedModelName: "tiny", apiKey: "sesame", maxModelLen: 64 });
-    try {
-      const ask = { model: "tiny", prompt: "hi", max_tokens: 2 };
-      for (const headers of [{} as Record<string, string>, { authorization: "Bearer nope" }, { authorization: "Basic sesame" }, { authorization: "Bearer sesame2" }]) {
-        const r = await post(`${t.url}/v1/completions`, ask, headers);
-        assert.equal(r.status, 401, JSON.stringify(headers));
-        assert.deepEqual(Object.keys(r.json["error"] as object).sort(), ["code", "message", "param", "type"]);
-        assert.equal((r.json["error"] as Record<string, unknown>)["code"], "invalid_api_key");
-      }
-      assert.equal((await post(`${t.url}/tokenize`, { prompt: "hi" })).status, 401);
-      assert.equal((await fetch(`${t.url}/v1/models`)).status, 401);
-      assert.equal((await post(`${t.url}/v1/completions`, ask, { authorization: "Bearer sesame" })).status, 200);
-      assert.equal((await t.client.completions.create(ask)).choices.length, 1, "the official client sends the key");
-      assert.equal((await fetch(`${t.url}/health`)).status, 200);
-      assert.equal((await fetch(`${t.url}/metrics`)).status, 200);
-    } finally {
-      await t.stop();
+    const ask = { model: "tiny", prompt: "hi", max_tokens: 2 };
+    for (const headers of [{} as Record<string, string>, { authorization: "Bearer nope" }, { authorization: "Basic sesame" }, { authorization: "Bearer sesame2" }]) {
+      const r = await post(`${t.url}/v1/completions`, ask, headers);
+      assert.equal(r.status, 401, JSON.stringify(headers));
+      assert.deepEqual(Object.keys(r.json["error"] as object).sort(), ["code", "message", "param", "type"]);
+      assert.equal((r.json["error"] as Record<string, unknown>)["code"], "invalid_api_key");
     }
+    assert.equal((await post(`${t.url}/tokenize`, { prompt: "hi" })).status, 401);
+    assert.equal((await fetch(`${t.url}/v1/models`)).status, 401);
+    assert.equal((await post(`${t.url}/v1/completions`, ask, { authorization: "Bearer sesame" })).status, 200);
+    assert.equal((await t.client.completions.create(ask)).choices.length, 1, "the official client sends the key");
+    assert.equal((await fetch(`${t.url}/health`)).status, 200);
+    assert.equal((await fetch(`${t.url}/metrics`)).status, 200);
   });
 
   it("a full queue answers 429 with Retry-After, and the queue drains", async () => {
-    const t = await startTestServer({ modelDir: tinyInstructModel(), servedModelName: "tiny", batchSize: 1, maxQueue: 1, maxModelLen: 128 });
-    try {
-      const long = (signal: AbortSignal) =>
-        fetch(`${t.url}/v1/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ prompt: "a", max_tokens: 100, ignore_eos: true }), signal }).catch(() => undefined);
-      const controllers = [new AbortController(), new AbortController()];
-      const running = controllers.map((c) => long(c.signal));
-      await eventually("one runs and one waits", async () => (await metric(t.url, "oar:num_requests_running")) === 1 && (await metric(t.url, "oar:num_requests_waiting")) === 1);
-      const refused = await post(`${t.url}/v1/completions`, { prompt: "b", max_tokens: 1 });
-      assert.equal(refused.status, 429);
-      assert.equal(refused.headers.get("retry-after"), "1");
-      assert.equal((refused.json["error"] as Record<string, unknown>)["code"], "rate_limit_exceeded");
-      const two = await post(`${t.url}/v1/completions`, { prompt: "b", max_tokens: 1, n: 2 });
-      assert.equal(two.status, 429, "n choices queue whole or not at all");
-      for (const c of controllers) c.abort();
-      await Promise.all(running);
-      await eventually("the queue drains", async () => (await metric(t.url, "oar:num_requests_running")) + (await metric(t.url, "oar:num_requests_waiting")) === 0);
-      assert.equal((await post(`${t.url}/v1/completions`, { prompt: "b", max_tokens: 1 })).status, 200);
-    } finally {
-      await t.stop();
-    }
+    const long = (signal: AbortSignal) =>
+      fetch(`${t.url}/v1/completions`, { method: "POST", headers: { "content-type": "application/json", ...KEY }, body: JSON.stringify({ prompt: "a", max_tokens: 100, ignore_eos: true }), signal }).catch(() => undefined);
+    const controllers = [new AbortController(), new AbortController()];
+    const running = controllers.map((c) => long(c.signal));
+    await eventually("one runs and one waits", async () => (await metric(t.url, "oar:num_requests_running")) === 1 && (await metric(t.url, "oar:num_requests_waiting")) === 1);
+    const refused = await post(`${t.url}/v1/completions`, { prompt: "b", max_tokens: 1 }, KEY);
+    assert.equal(refused.status, 429);
+    assert.equal(refused.headers.get("retry-after"), "1");
+    assert.equal((refused.json["error"] as Record<string, unknown>)["code"], "rate_limit_exceeded");
+    const two = await post(`${t.url}/v1/completions`, { prompt: "b", max_tokens: 1, n: 2 }, KEY);
+    assert.equal(two.status, 429, "n choices count against the queue");
+    for (const c of controllers) c.abort();
+    await Promise.all(running);
+    await eventually("the queue drains", async () => (await metric(t.url, "oar:num_requests_running")) + (await metric(t.url, "oar:num_requests_waiting")) === 0);
+    assert.equal((await post(`${t.url}/v1/completions`, { prompt: "b", max_tokens: 1 }, KEY)).status, 200);
   });
 
   it("/health is 503 while the model loads, and generation waits for it with 503", async () => {
