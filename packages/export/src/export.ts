@@ -1,8 +1,8 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
-import { dtypeOfTorchName, openCheckpoint } from "@oar/tensor";
-import { type Adapters, type DecoderConfig, loadAdapters, mergeLora, readDecoderConfig } from "@oar/modeling";
+import { dtypeOfTorchName } from "@oar/tensor";
+import { type Adapters, type DecoderConfig, loadAdapters, mergeLora, openModelWeights, readDecoderConfig } from "@oar/modeling";
 import {
   type AdapterRecord,
   type ExportDType,
@@ -36,7 +36,11 @@ import { traceDecoder } from "./trace/trace.js";
 import type { MergedEdit } from "./trace/weights.js";
 
 export interface ExportOptions {
-  /** A Hugging Face checkpoint directory (config.json, safetensors, tokenizer files). */
+  /**
+   * A checkpoint directory: config.json, the tokenizer files and weights as
+   * safetensors, pytorch_model.bin or model_state.pdparams (one file or
+   * shards), in Hugging Face's or PaddleNLP's layout.
+   */
   readonly modelDir: string;
   /** The inference directory to write; must be absent or empty unless `overwrite`. */
   readonly outputDir: string;
@@ -117,7 +121,8 @@ export async function exportModel(options: ExportOptions): Promise<ExportReport>
   try {
     const config = readDecoderConfig(options.modelDir);
     const adapters = readAdapters(settings.loraPaths, settings.prefixPath, config);
-    const checkpoint = openCheckpoint(options.modelDir);
+    const weights = openModelWeights(options.modelDir, config);
+    const checkpoint = weights.source;
     try {
       const graph = traceDecoder({
         config,
@@ -157,8 +162,9 @@ export async function exportModel(options: ExportOptions): Promise<ExportReport>
         source: {
           model_dir: options.modelDir,
           config_sha256: sha256File(path.join(options.modelDir, "config.json")),
-          index_sha256: shardIndexSha(options.modelDir),
-          weights: weightFileDigests(options.modelDir, checkpoint),
+          index_sha256: weights.index === null ? null : sha256File(weights.index),
+          weights: weightFileDigests(options.modelDir, checkpoint, weights.format),
+          weight_format: { files: weights.format, naming: weights.naming },
           torch_dtype: config.torchDtype,
         },
         files: { model: modelFiles, tokenizer: tokenizerFiles },
@@ -303,11 +309,6 @@ function adapterRecord(source: Adapters["sources"][number]): AdapterRecord {
     format: source.format,
     files: source.files.map((file) => ({ file, sha256: sha256File(path.join(source.dir, file)) })),
   };
-}
-
-function shardIndexSha(modelDir: string): string | null {
-  const index = path.join(modelDir, "model.safetensors.index.json");
-  return fs.existsSync(path.join(modelDir, "model.safetensors")) || !fs.existsSync(index) ? null : sha256File(index);
 }
 
 let exporterVersion: string | null = null;

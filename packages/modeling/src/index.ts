@@ -5,6 +5,7 @@
 export * from "./config.js";
 export * from "./ops.js";
 export * from "./weights.js";
+export * from "./weight-layout.js";
 export * from "./decoder.js";
 export * from "./rope.js";
 export * from "./architectures/index.js";

@@ -3,7 +3,8 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { openCheckpoint } from "./checkpoint.js";
+import { describingBytes, openCheckpoint } from "./checkpoint.js";
+import { GOLDENS } from "./testing/goldens.js";
 import { writeSafetensors } from "./safetensors.js";
 import { type Tensor, tensor } from "./tensor.js";
 
@@ -76,7 +77,7 @@ describe("openCheckpoint", () => {
 
   const errors: { name: string; make: () => string; error: (dir: string) => RegExp }[] = [
     { name: "a missing directory", make: () => path.join(root, "nope"), error: (d) => new RegExp(`^${d}: cannot open checkpoint`) },
-    { name: "a directory without weights", make: () => checkpoint({}), error: (d) => new RegExp(`^${d}: no model\\.safetensors, no model\\.safetensors\\.index\\.json and no other \\.safetensors file`) },
+    { name: "a directory without weights", make: () => checkpoint({}), error: (d) => new RegExp(`^${d}: no weights: none of model\\.safetensors, model\\.safetensors\\.index\\.json, pytorch_model\\.bin, pytorch_model\\.bin\\.index\\.json, model_state\\.pdparams, model_state\\.pdparams\\.index\\.json`) },
     { name: "several weight files and no index", make: () => checkpoint({ "a.safetensors": {}, "b.safetensors": {} }), error: (d) => new RegExp(`^${d}: 2 \\.safetensors files \\(a\\.safetensors, b\\.safetensors\\) but no model\\.safetensors`) },
     { name: "an index that is not JSON", make: () => checkpoint(twoShards, "{"), error: () => /model\.safetensors\.index\.json: not valid JSON/ },
     { name: "an index without weight_map", make: () => checkpoint(twoShards, { metadata: {} }), error: () => /index\.json: expected an object with a "weight_map" object/ },
@@ -133,4 +134,50 @@ describe("openCheckpoint", () => {
       });
     });
   }
+
+  /** A fresh directory with these golden files copied in, under the names given. */
+  function withFiles(files: Record<string, string>): string {
+    const dir = fs.mkdtempSync(path.join(root, "formats-"));
+    for (const [name, from] of Object.entries(files)) fs.copyFileSync(path.join(GOLDENS, from), path.join(dir, name));
+    return dir;
+  }
+
+  it("opens pytorch_model.bin and model_state.pdparams directories, and such files by path", () => {
+    const bin = withFiles({ "pytorch_model.bin": "qwen2-pytorch/pytorch_model.bin", "training_args.bin": "qwen2-pytorch/pytorch_model.bin" });
+    const s1 = openCheckpoint(bin);
+    assert.equal(s1.format, "pytorch");
+    assert.equal(s1.index, null);
+    assert.ok(s1.has("model.embed_tokens.weight"));
+    s1.close();
+    const pd = withFiles({ "model_state.pdparams": "qwen2-pdparams/model_state.pdparams" });
+    const s2 = openCheckpoint(path.join(pd, "model_state.pdparams"));
+    assert.equal(s2.format, "pdparams");
+    assert.ok(s2.has("qwen2.embed_tokens.weight"));
+    s2.close();
+  });
+
+  it("refuses a directory holding two formats' weights, naming them", () => {
+    const dir = withFiles({ "pytorch_model.bin": "qwen2-pytorch/pytorch_model.bin", "model_state.pdparams": "qwen2-pdparams/model_state.pdparams" });
+    fs.copyFileSync(path.join(dir, "pytorch_model.bin"), path.join(dir, "model.safetensors"));
+    assert.throws(
+      () => openCheckpoint(dir),
+      new RegExp(`${dir}: holds weights in 3 formats: safetensors \\(model\\.safetensors\\); pytorch \\(pytorch_model\\.bin\\); pdparams \\(model_state\\.pdparams\\); keep one format's files`),
+    );
+  });
+
+  it("refuses an index that lists a shard of another format", () => {
+    const dir = withFiles({ "weights.pdparams": "qwen2-pdparams/model_state.pdparams" });
+    fs.writeFileSync(path.join(dir, "pytorch_model.bin.index.json"), JSON.stringify({ weight_map: { w: "weights.pdparams" } }));
+    assert.throws(() => openCheckpoint(dir), /pytorch_model\.bin\.index\.json: weight_map puts tensor "w" in weights\.pdparams, which is not a pytorch file like the index \(a mixed checkpoint\)/);
+  });
+
+  it("names the bytes that describe each format's files", () => {
+    const size = (f: string) => fs.statSync(path.join(GOLDENS, f)).size;
+    const st = describingBytes(path.join(GOLDENS, "qwen2-paddle-safetensors", "model-00001-of-00002.safetensors"), "safetensors");
+    assert.equal(st.start, 0);
+    assert.ok(st.end > 8 && st.end < size("qwen2-paddle-safetensors/model-00001-of-00002.safetensors"));
+    const pt = describingBytes(path.join(GOLDENS, "qwen2-pytorch", "pytorch_model.bin"), "pytorch");
+    assert.ok(pt.start > 100_000 && pt.end === size("qwen2-pytorch/pytorch_model.bin"), "the zip's directory, at its end");
+    assert.deepEqual(describingBytes(path.join(GOLDENS, "qwen2-pdparams", "model_state.pdparams"), "pdparams"), { start: 0, end: size("qwen2-pdparams/model_state.pdparams") });
+  });
 });

@@ -1,19 +1,87 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { type OpenFile, type TensorInfo, type TensorSource, openSafetensors, openSafetensorsFile, sourceFromInfos } from "./safetensors.js";
+import { openPdparamsFile } from "./pdparams.js";
+import { openPytorchFile } from "./pytorch.js";
+import { openSafetensorsFile } from "./safetensors.js";
+import { zipDirectorySpan } from "./zip.js";
+import {
+  type CheckpointFormat,
+  type OpenedFile,
+  type OpenFile,
+  type OpenOptions,
+  type StoredTensor,
+  type TensorSource,
+  closeFile,
+  openFile,
+  readFully,
+  sourceFromFile,
+  sourceFromTensors,
+} from "./tensor-source.js";
 
-/** The Hugging Face file names, in the order transformers looks for them. */
-const SINGLE = "model.safetensors";
-const INDEX = "model.safetensors.index.json";
+/** The weights of a checkpoint directory, and where they were read from. */
+export interface Checkpoint extends TensorSource {
+  /** The shard index that listed the files, or null for one file. */
+  readonly index: string | null;
+}
+
+/** How each format names its weight files, in the order transformers and PaddleNLP look for them. */
+interface FormatFiles {
+  readonly format: CheckpointFormat;
+  /** The one-file name. */
+  readonly single: string;
+  /** The shard index's name; the shards are the files its weight_map lists. */
+  readonly index: string;
+  /** Whether a file of the directory belongs to this format's weights (shards included). */
+  readonly owns: (file: string) => boolean;
+  readonly open: (file: string, options: OpenOptions) => OpenedFile;
+}
+
+const FORMATS: readonly FormatFiles[] = [
+  {
+    format: "safetensors",
+    single: "model.safetensors",
+    index: "model.safetensors.index.json",
+    owns: (f) => f.endsWith(".safetensors") || f === "model.safetensors.index.json",
+    open: openSafetensorsFile,
+  },
+  {
+    format: "pytorch",
+    single: "pytorch_model.bin",
+    index: "pytorch_model.bin.index.json",
+    // Only the model's own files: a Trainer's training_args.bin is a pickle too, and not weights.
+    owns: (f) => /^pytorch_model(-\d+-of-\d+)?\.bin(\.index\.json)?$/.test(f),
+    open: (file) => openPytorchFile(file),
+  },
+  {
+    format: "pdparams",
+    single: "model_state.pdparams",
+    index: "model_state.pdparams.index.json",
+    owns: (f) => /^model_state(-\d+-of-\d+)?\.pdparams(\.index\.json)?$/.test(f),
+    open: openPdparamsFile,
+  },
+];
+
+/** The format a weight file's name says. */
+function formatOfFile(file: string): FormatFiles | null {
+  const base = path.basename(file);
+  if (base.endsWith(".safetensors")) return FORMATS[0]!;
+  if (base.endsWith(".bin") || base.endsWith(".pt") || base.endsWith(".pth")) return FORMATS[1]!;
+  if (base.endsWith(".pdparams")) return FORMATS[2]!;
+  return null;
+}
 
 /**
- * Opens the weights of a Hugging Face checkpoint directory, reading only the
- * headers: `dir/model.safetensors`; else the shards that
- * `dir/model.safetensors.index.json` lists; else the directory's only
- * `*.safetensors` file (an adapter directory's `adapter_model.safetensors`,
- * say). A path to a `.safetensors` file opens that file.
+ * Opens the weights of a checkpoint directory, reading only what says where
+ * each tensor is. Formats: safetensors (Hugging Face's and PaddleNLP's),
+ * PyTorch's `torch.save` zip (`pytorch_model.bin`) and PaddlePaddle's
+ * `paddle.save` pickle (`model_state.pdparams`), each as one file or as the
+ * shards its index lists (`<single name>.index.json`). A directory with the
+ * files of more than one format is refused: which to read would be a guess.
+ * Safetensors alone keeps one more rule: the directory's only `*.safetensors`
+ * file (an adapter's `adapter_model.safetensors`, say). A path to a weight
+ * file opens that file.
  */
-export function openCheckpoint(dir: string): TensorSource {
+export function openCheckpoint(dir: string, options: OpenOptions = {}): Checkpoint {
   let stat: fs.Stats;
   try {
     stat = fs.statSync(dir);
@@ -21,19 +89,33 @@ export function openCheckpoint(dir: string): TensorSource {
     throw new Error(`${dir}: cannot open checkpoint: ${(e as Error).message}`);
   }
   if (stat.isFile()) {
-    if (dir.endsWith(".safetensors")) return openSafetensors(dir);
-    throw new Error(`${dir}: expected a checkpoint directory or a .safetensors file`);
+    const format = formatOfFile(dir);
+    if (format === null) throw new Error(`${dir}: expected a checkpoint directory or a .safetensors, .bin or .pdparams file`);
+    return { ...sourceFromFile(dir, format.format, format.open(dir, options)), index: null };
   }
-  const single = path.join(dir, SINGLE);
-  if (fs.existsSync(single)) return openSafetensors(single);
-  const index = path.join(dir, INDEX);
-  if (fs.existsSync(index)) return openSharded(index);
-  const candidates = fs.readdirSync(dir).filter((f) => f.endsWith(".safetensors")).sort();
-  if (candidates.length === 1) return openSafetensors(path.join(dir, candidates[0]!));
-  if (candidates.length === 0) {
-    throw new Error(`${dir}: no ${SINGLE}, no ${INDEX} and no other .safetensors file: not a safetensors checkpoint`);
+  const files = fs.readdirSync(dir).sort();
+  const present = FORMATS.filter((f) => files.some(f.owns));
+  if (present.length > 1) {
+    const list = present.map((f) => `${f.format} (${files.filter(f.owns).join(", ")})`).join("; ");
+    throw new Error(`${dir}: holds weights in ${present.length} formats: ${list}; keep one format's files, so which weights to read is not a guess`);
   }
-  throw new Error(`${dir}: ${candidates.length} .safetensors files (${candidates.join(", ")}) but no ${SINGLE} or ${INDEX} to say which to use`);
+  const format = present[0];
+  if (format === undefined) {
+    throw new Error(`${dir}: no weights: none of ${FORMATS.flatMap((f) => [f.single, f.index]).join(", ")} (nor another .safetensors file)`);
+  }
+  const single = path.join(dir, format.single);
+  if (fs.existsSync(single)) return { ...sourceFromFile(single, format.format, format.open(single, options)), index: null };
+  const index = path.join(dir, format.index);
+  if (fs.existsSync(index)) return openSharded(index, format, options);
+  const candidates = files.filter((f) => f.endsWith(".safetensors"));
+  if (format.format === "safetensors" && candidates.length === 1) {
+    const file = path.join(dir, candidates[0]!);
+    return { ...sourceFromFile(file, "safetensors", format.open(file, options)), index: null };
+  }
+  if (format.format === "safetensors") {
+    throw new Error(`${dir}: ${candidates.length} .safetensors files (${candidates.join(", ")}) but no ${format.single} or ${format.index} to say which to use`);
+  }
+  throw new Error(`${dir}: ${files.filter(format.owns).join(", ")} but no ${format.single} or ${format.index} to say which files hold the weights`);
 }
 
 function isPlainObject(x: unknown): x is Record<string, unknown> {
@@ -45,10 +127,10 @@ function isPlainObject(x: unknown): x is Record<string, unknown> {
  * every tensor lives in exactly one shard, and that is the shard weight_map
  * names for it; a tensor a shard holds but weight_map does not list is an
  * error too, since the two disagree about what the checkpoint is.
- * The metadata is the shards' `__metadata__` merged (in file name order),
- * then the index's `metadata` (non-string values as JSON, e.g. total_size).
+ * The metadata is the shards' metadata merged (in file name order), then the
+ * index's `metadata` (non-string values as JSON, e.g. total_size).
  */
-function openSharded(indexPath: string): TensorSource {
+function openSharded(indexPath: string, format: FormatFiles, options: OpenOptions): Checkpoint {
   let index: unknown;
   try {
     index = JSON.parse(fs.readFileSync(indexPath, "utf8"));
@@ -66,11 +148,14 @@ function openSharded(indexPath: string): TensorSource {
     if (typeof shard !== "string" || shard === "" || shard.includes("/") || shard.includes("\\") || shard === "." || shard === "..") {
       throw new Error(`${indexPath}: weight_map maps tensor "${tensor}" to ${JSON.stringify(shard)}, not a file name in the checkpoint directory`);
     }
+    if (formatOfFile(shard)?.format !== format.format) {
+      throw new Error(`${indexPath}: weight_map puts tensor "${tensor}" in ${shard}, which is not a ${format.format} file like the index (a mixed checkpoint)`);
+    }
     shardNames.add(shard);
   }
   const dir = path.dirname(indexPath);
-  const files = new Map<string, OpenFile>();
-  const infos = new Map<string, TensorInfo>();
+  const files: OpenFile[] = [];
+  const tensors = new Map<string, StoredTensor>();
   const metadata = new Map<string, string>();
   try {
     for (const shard of [...shardNames].sort()) {
@@ -79,19 +164,19 @@ function openSharded(indexPath: string): TensorSource {
         const example = [...weightMap].find(([, s]) => s === shard)![0];
         throw new Error(`${indexPath}: weight_map puts tensor "${example}" in shard ${shard}, which does not exist`);
       }
-      const { parsed, handle } = openSafetensorsFile(file);
-      files.set(file, handle);
-      for (const [k, v] of parsed.metadata) metadata.set(k, v);
-      for (const [name, info] of parsed.tensors) {
-        const other = infos.get(name);
+      const opened = format.open(file, options);
+      files.push(opened.handle);
+      for (const [k, v] of opened.metadata) metadata.set(k, v);
+      for (const [name, t] of opened.tensors) {
+        const other = tensors.get(name);
         if (other !== undefined) {
-          throw new Error(`${indexPath}: tensor "${name}" is in two shards, ${path.basename(other.file)} and ${shard}`);
+          throw new Error(`${indexPath}: tensor "${name}" is in two shards, ${path.basename(other.info.file)} and ${shard}`);
         }
-        infos.set(name, info);
+        tensors.set(name, t);
       }
     }
-    for (const [name, info] of infos) {
-      const shard = path.basename(info.file);
+    for (const [name, t] of tensors) {
+      const shard = path.basename(t.info.file);
       const listed = weightMap.get(name);
       if (listed === undefined) {
         throw new Error(`${indexPath}: shard ${shard} holds tensor "${name}", which weight_map does not list`);
@@ -101,16 +186,45 @@ function openSharded(indexPath: string): TensorSource {
       }
     }
     for (const [tensor, shard] of weightMap) {
-      if (!infos.has(tensor)) {
+      if (!tensors.has(tensor)) {
         throw new Error(`${indexPath}: weight_map puts tensor "${tensor}" in shard ${String(shard)}, which does not hold it`);
       }
     }
   } catch (e) {
-    for (const f of files.values()) {
-      if (f.fd !== null) fs.closeSync(f.fd);
-    }
+    for (const f of files) closeFile(f);
     throw e;
   }
   for (const [k, v] of Object.entries(indexMeta)) metadata.set(k, typeof v === "string" ? v : JSON.stringify(v));
-  return sourceFromInfos(indexPath, infos, files, metadata);
+  return { ...sourceFromTensors(indexPath, format.format, tensors, files, metadata), index: indexPath };
+}
+
+/**
+ * The bytes [start, end) of a weight file that say what it holds: a
+ * safetensors file's length and JSON header (names, dtypes, shapes,
+ * offsets); a torch zip's central directory and end records (every entry's
+ * name, size and CRC-32, so the data too); all of a .pdparams pickle, whose
+ * description and data are interleaved. A digest of them identifies the
+ * file without hashing gigabytes of safetensors or torch data.
+ */
+export function describingBytes(file: string, format: CheckpointFormat): { readonly start: number; readonly end: number } {
+  const handle = openFile(file);
+  try {
+    const fd = handle.fd!;
+    const size = fs.fstatSync(fd).size;
+    switch (format) {
+      case "safetensors": {
+        const len = new Uint8Array(8);
+        readFully(fd, file, len, 0, "header length");
+        const n = new DataView(len.buffer).getBigUint64(0, true);
+        if (n > BigInt(size - 8)) throw new Error(`${file}: header length ${n} runs past the end of the file`);
+        return { start: 0, end: 8 + Number(n) };
+      }
+      case "pytorch":
+        return zipDirectorySpan(fd, file, size);
+      case "pdparams":
+        return { start: 0, end: size };
+    }
+  } finally {
+    closeFile(handle);
+  }
 }

@@ -1,13 +1,14 @@
 /**
- * @oar/tensor: dtypes, the Tensor type, dtype conversion, safetensors I/O and
- * the WebAssembly SIMD kernels the eager model runs on.
+ * @oar/tensor: dtypes, the Tensor type, dtype conversion, checkpoint I/O
+ * (safetensors, PyTorch's torch.save zip and PaddlePaddle's .pdparams, the
+ * last two through an allow-list unpickler) and the WebAssembly SIMD kernels
+ * the eager model runs on.
  */
 export * from "./dtype.js";
 export * from "./tensor.js";
 export * from "./convert.js";
+export { type CheckpointFormat, type OpenOptions, type TensorInfo, type TensorSource } from "./tensor-source.js";
 export {
-  type TensorInfo,
-  type TensorSource,
   type TensorPlan,
   type StreamingWriteOptions,
   openSafetensors,
@@ -15,6 +16,10 @@ export {
   writeSafetensorsStreaming,
   safetensorsDtypeName,
 } from "./safetensors.js";
-export { openCheckpoint } from "./checkpoint.js";
+export { openPytorch } from "./pytorch.js";
+export { PADDLE_NAME_TABLE, openPdparams } from "./pdparams.js";
+export { PickleError } from "./pickle.js";
+export { type Checkpoint, describingBytes, openCheckpoint } from "./checkpoint.js";
+export { type MappedTensor, mapTensors } from "./mapped-source.js";
 export { argmax, maxRelativeError } from "./compare.js";
 export * from "./kernels/index.js";

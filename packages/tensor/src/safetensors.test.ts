@@ -43,6 +43,21 @@ const f32 = (name: string, begin: number, end: number, shape: number[] = [(end -
   [name]: { dtype: "F32", shape, data_offsets: [begin, end] },
 });
 
+describe("PaddleNLP's U16 tensors", () => {
+  it("are read as bf16 when the caller says the model is bfloat16, and refused otherwise", () => {
+    const file = rawFile("paddle.safetensors", { __metadata__: { format: "np" }, w: { dtype: "U16", shape: [2], data_offsets: [0, 4] } }, new Uint8Array([0x80, 0x3f, 0x00, 0x40]));
+    assert.throws(() => openSafetensors(file), new RegExp(`${file}: tensor "w": stored as U16, which a checkpoint holds only as PaddleNLP's bfloat16, but the model's config\\.json does not say "dtype": "bfloat16"$`));
+    const src = openSafetensors(file, { uint16As: "bf16" });
+    try {
+      assert.equal(src.info("w").dtype, "bf16");
+      assert.deepEqual([...src.read("w").data], [0x3f80, 0x4000]);
+      assert.equal(src.metadata["format"], "np");
+    } finally {
+      src.close();
+    }
+  });
+});
+
 describe("malformed safetensors files each give one clear error naming the file and tensor", () => {
   const cases: { name: string; make: () => string; error: RegExp }[] = [
     { name: "empty file", make: () => (fs.writeFileSync(path.join(dir, "empty.safetensors"), ""), path.join(dir, "empty.safetensors")), error: /empty\.safetensors: file is 0 bytes, shorter than the 8-byte header length/ },

@@ -1,8 +1,20 @@
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
-import { type DType, assertNever, dtypeSize, viewAs } from "./dtype.js";
+import { type DType, assertNever, dtypeSize } from "./dtype.js";
 import { type Tensor, numel, shapeString } from "./tensor.js";
+import {
+  IO_CHUNK,
+  type OpenedFile,
+  type OpenOptions,
+  type TensorInfo,
+  type TensorSource,
+  closeFile,
+  contiguousTensor,
+  openFile,
+  readFully,
+  sourceFromFile,
+  uint16Refusal,
+} from "./tensor-source.js";
 
 /*
  * safetensors (https://github.com/huggingface/safetensors): an 8-byte
@@ -15,47 +27,14 @@ import { type Tensor, numel, shapeString } from "./tensor.js";
  * the header is checked before it is used, and the tensors must tile the data
  * section exactly (sorted by offset, each begins where the previous ends, the
  * last ends at the end of the file: no holes, no overlaps, no trailing bytes).
+ *
+ * PaddleNLP writes bfloat16 tensors as "U16" (numpy has no bfloat16); they
+ * are read as bf16 when the caller says so (OpenOptions.uint16As), and
+ * refused otherwise.
  */
-
-/** Where one tensor lives on disk. */
-export interface TensorInfo {
-  readonly name: string;
-  readonly dtype: DType;
-  readonly shape: readonly number[];
-  readonly file: string;
-  /** Absolute offset in `file`. */
-  readonly byteOffset: number;
-  readonly byteLength: number;
-}
-
-/** Lazy access to the tensors of one safetensors file or a whole checkpoint. */
-export interface TensorSource {
-  /** Sorted. */
-  readonly names: readonly string[];
-  has(name: string): boolean;
-  /** Throws an Error naming the tensor and the checkpoint if absent. */
-  info(name: string): TensorInfo;
-  /** Reads only this tensor's bytes into a fresh, aligned buffer. */
-  read(name: string): Tensor;
-  /**
-   * Copies the tensor's raw little-endian bytes into `target`, whose length
-   * must equal its byteLength. `target` may view a SharedArrayBuffer (e.g.
-   * WebAssembly shared memory).
-   */
-  readInto(name: string, target: Uint8Array): void;
-  readonly metadata: Readonly<Record<string, string>>;
-  /** Closes the file descriptors; later reads throw. */
-  close(): void;
-}
 
 /** The reference implementation's limit on the JSON header. */
 const MAX_HEADER_BYTES = 100_000_000;
-/** fs.readSync and fs.writeSync move at most about 2 GiB per call; larger tensors go in pieces. */
-const IO_CHUNK = 1 << 30;
-
-if (os.endianness() !== "LE") {
-  throw new Error("@oar/tensor reads and writes little-endian data in place and needs a little-endian host");
-}
 
 /** safetensors dtype names for the dtypes Oar holds. */
 export function safetensorsDtypeName(dtype: DType): string {
@@ -98,27 +77,12 @@ const FROM_SAFETENSORS: ReadonlyMap<string, DType> = new Map([
   ["BOOL", "bool"],
 ]);
 
-/** Fills `target` from the file at `position`, or throws naming `file` and `what` was being read. */
-function readFully(fd: number, file: string, target: Uint8Array, position: number, what: string): void {
-  let done = 0;
-  while (done < target.length) {
-    const want = Math.min(IO_CHUNK, target.length - done);
-    const got = fs.readSync(fd, target, done, want, position + done);
-    if (got === 0) {
-      throw new Error(
-        `${file}: ${what}: file ended after ${done} of ${target.length} bytes at offset ${position} (was it truncated after opening?)`,
-      );
-    }
-    done += got;
-  }
-}
-
 function isPlainObject(x: unknown): x is Record<string, unknown> {
   return typeof x === "object" && x !== null && !Array.isArray(x);
 }
 
 /** A checked header: every tensor's place in the file, and the metadata. */
-export interface ParsedFile {
+interface ParsedFile {
   readonly tensors: ReadonlyMap<string, TensorInfo>;
   readonly metadata: ReadonlyMap<string, string>;
 }
@@ -127,7 +91,7 @@ export interface ParsedFile {
  * Parses and checks the header of the safetensors file open on `fd`.
  * `file` names it in errors.
  */
-function parseHeader(fd: number, file: string): ParsedFile {
+function parseHeader(fd: number, file: string, options: OpenOptions): ParsedFile {
   const fileSize = fs.fstatSync(fd).size;
   if (fileSize < 8) {
     throw new Error(`${file}: file is ${fileSize} bytes, shorter than the 8-byte header length that starts a safetensors file`);
@@ -172,9 +136,10 @@ function parseHeader(fd: number, file: string): ParsedFile {
     if (!isPlainObject(value)) throw new Error(`${where}: entry must be an object with dtype, shape and data_offsets`);
     const { dtype: dtypeName, shape, data_offsets: offsets } = value;
     if (typeof dtypeName !== "string") throw new Error(`${where}: "dtype" must be a string, found ${JSON.stringify(dtypeName)}`);
-    const dtype = FROM_SAFETENSORS.get(dtypeName);
+    if (dtypeName === "U16" && options.uint16As !== "bf16") throw new Error(uint16Refusal(where, "U16"));
+    const dtype = dtypeName === "U16" ? "bf16" : FROM_SAFETENSORS.get(dtypeName);
     if (dtype === undefined) {
-      throw new Error(`${where}: unsupported dtype "${dtypeName}" (supported: ${[...FROM_SAFETENSORS.keys()].join(", ")})`);
+      throw new Error(`${where}: unsupported dtype "${dtypeName}" (supported: ${[...FROM_SAFETENSORS.keys()].join(", ")}, and U16 as PaddleNLP's bfloat16)`);
     }
     if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && (d as number) >= 0)) {
       throw new Error(`${where}: "shape" must be an array of non-negative integers, found ${JSON.stringify(shape)}`);
@@ -223,79 +188,13 @@ function parseHeader(fd: number, file: string): ParsedFile {
   return { tensors: new Map(entries.map((e) => [e.info.name, e.info])), metadata };
 }
 
-/** An open file descriptor shared by the source and the reads it serves; null once closed. */
-export interface OpenFile {
-  readonly path: string;
-  fd: number | null;
-}
-
-function openFile(file: string): OpenFile {
-  try {
-    return { path: file, fd: fs.openSync(file, "r") };
-  } catch (e) {
-    throw new Error(`${file}: cannot open: ${(e as Error).message}`);
-  }
-}
-
-function closeFile(f: OpenFile): void {
-  if (f.fd !== null) {
-    fs.closeSync(f.fd);
-    f.fd = null;
-  }
-}
-
-/**
- * A TensorSource over tensors already checked, each read from the open file
- * its info names. `label` names the checkpoint in errors.
- */
-export function sourceFromInfos(
-  label: string,
-  infos: ReadonlyMap<string, TensorInfo>,
-  files: ReadonlyMap<string, OpenFile>,
-  metadata: ReadonlyMap<string, string>,
-): TensorSource {
-  const names = [...infos.keys()].sort();
-  const info = (name: string): TensorInfo => {
-    const i = infos.get(name);
-    if (i === undefined) throw new Error(`${label}: no tensor named "${name}" (it holds ${names.length} tensors)`);
-    return i;
-  };
-  const fdOf = (i: TensorInfo): number => {
-    const fd = files.get(i.file)?.fd ?? null;
-    if (fd === null) throw new Error(`${label}: tensor "${i.name}" read after close()`);
-    return fd;
-  };
-  const readInto = (name: string, target: Uint8Array): void => {
-    const i = info(name);
-    if (target.length !== i.byteLength) {
-      throw new Error(`${i.file}: tensor "${name}": readInto target holds ${target.length} bytes, the tensor ${i.byteLength}`);
-    }
-    readFully(fdOf(i), i.file, target, i.byteOffset, `tensor "${name}"`);
-  };
-  return {
-    names,
-    has: (name) => infos.has(name),
-    info,
-    read: (name) => {
-      const i = info(name);
-      const buffer = new ArrayBuffer(i.byteLength);
-      readInto(name, new Uint8Array(buffer));
-      return { dtype: i.dtype, shape: [...i.shape], data: viewAs(i.dtype, buffer, 0, numel(i.shape)) };
-    },
-    readInto,
-    // fromEntries defines own properties, so a key like "__proto__" stays an ordinary key.
-    metadata: Object.freeze(Object.fromEntries(metadata)),
-    close: () => {
-      for (const f of files.values()) closeFile(f);
-    },
-  };
-}
-
-/** Parses one file's header (closing the file again if it is malformed). */
-export function openSafetensorsFile(file: string): { readonly parsed: ParsedFile; readonly handle: OpenFile } {
+/** Opens one file and checks its header (closing the file again if it is malformed). */
+export function openSafetensorsFile(file: string, options: OpenOptions = {}): OpenedFile {
   const handle = openFile(file);
   try {
-    return { parsed: parseHeader(handle.fd!, file), handle };
+    const parsed = parseHeader(handle.fd!, file, options);
+    const tensors = new Map([...parsed.tensors].map(([name, info]) => [name, contiguousTensor(info, handle)]));
+    return { tensors, metadata: parsed.metadata, handle };
   } catch (e) {
     closeFile(handle);
     throw e;
@@ -303,9 +202,8 @@ export function openSafetensorsFile(file: string): { readonly parsed: ParsedFile
 }
 
 /** Opens one safetensors file, reading and checking only its header. */
-export function openSafetensors(file: string): TensorSource {
-  const { parsed, handle } = openSafetensorsFile(file);
-  return sourceFromInfos(file, parsed.tensors, new Map([[file, handle]]), parsed.metadata);
+export function openSafetensors(file: string, options: OpenOptions = {}): TensorSource {
+  return sourceFromFile(file, "safetensors", openSafetensorsFile(file, options));
 }
 
 /** A tensor the streaming writer will write: its shape and dtype, known before its data. */

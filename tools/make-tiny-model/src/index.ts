@@ -14,6 +14,7 @@ export {
   PRESETS,
   WEIGHT_DTYPES,
   QWEN2_VOCAB,
+  MICRO_VOCAB,
   modelSpec,
   paramSpecs,
 } from "./spec.js";

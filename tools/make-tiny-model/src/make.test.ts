@@ -203,7 +203,7 @@ describe("makeTinyModel", () => {
 });
 
 describe("presets", () => {
-  const count = (arch: "qwen2" | "llama", preset: "tiny" | "qwen2-0.5b" | "qwen2-1.5b"): number =>
+  const count = (arch: "qwen2" | "llama", preset: "micro" | "tiny" | "qwen2-0.5b" | "qwen2-1.5b"): number =>
     paramSpecs(modelSpec(arch, preset)).reduce((n, p) => n + p.shape.reduce((a, b) => a * b, 1), 0);
 
   it("qwen2-0.5b and qwen2-1.5b have the real models' parameter counts", () => {
@@ -212,6 +212,17 @@ describe("presets", () => {
     assert.equal(count("qwen2", "qwen2-1.5b"), 1_543_714_304);
     const s = modelSpec("qwen2", "qwen2-0.5b");
     assert.deepEqual([s.numLayers, s.hiddenSize, s.numHeads, s.numKvHeads, s.headDim, s.intermediateSize, s.vocabSize], [24, 896, 14, 2, 64, 4864, 151936]);
+  });
+
+  it("micro is about 100 KB in f32 and writes no tokenizer, since its 256 ids are not the Qwen2 vocabulary", () => {
+    const s = modelSpec("qwen2", "micro");
+    assert.deepEqual([s.vocabSize, s.hiddenSize, s.numHeads, s.numKvHeads, s.headDim], [256, 32, 2, 1, 16]);
+    assert.ok(count("qwen2", "micro") * 4 < 100e3 && count("llama", "micro") * 4 < 120e3);
+    const dir = path.join(root, "micro");
+    makeTinyModel({ outDir: dir, arch: "llama", preset: "micro", dtype: "f32", seed: 0 });
+    assert.deepEqual(fs.readdirSync(dir).sort(), ["config.json", "generation_config.json", "model.safetensors"]);
+    const config = JSON.parse(fs.readFileSync(path.join(dir, "config.json"), "utf8")) as Record<string, unknown>;
+    assert.deepEqual([config["vocab_size"], config["bos_token_id"], config["eos_token_id"]], [256, 255, 255]);
   });
 
   it("tiny is small, uses GQA and head_dim 16", () => {

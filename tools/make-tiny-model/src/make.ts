@@ -3,7 +3,7 @@ import * as path from "node:path";
 import { type TensorPlan, assertNever, f32ArrayToBf16, f32ArrayToF16, numel, writeSafetensorsStreaming } from "@oar/tensor";
 import { ENDOFTEXT_ID, IM_END_ID, configJson, generationConfigJson, prepareOutputDir, qwenTokenizerConfig, qwenTokenizerFiles, writeJson } from "./hf-files.js";
 import { normalStream } from "./random.js";
-import { type Arch, type ParamSpec, type Preset, type WeightDtype, modelSpec, paramSpecs } from "./spec.js";
+import { type Arch, type ParamSpec, type Preset, QWEN2_VOCAB, type WeightDtype, modelSpec, paramSpecs } from "./spec.js";
 
 export interface MakeTinyModelOptions {
   /** The checkpoint directory; created if missing. */
@@ -28,7 +28,8 @@ const CHUNK = 1 << 20;
  * Writes a complete Hugging Face checkpoint directory with deterministic
  * random weights: config.json, generation_config.json, model.safetensors,
  * tokenizer.json and tokenizer_config.json (the Qwen2 vocabulary, for both
- * architectures). modelSpec(arch, preset) gives the shapes it uses.
+ * architectures; none for the micro preset, whose vocabulary is smaller).
+ * modelSpec(arch, preset) gives the shapes it uses.
  */
 export function makeTinyModel(options: MakeTinyModelOptions): void {
   const seed = options.seed ?? 0;
@@ -37,16 +38,21 @@ export function makeTinyModel(options: MakeTinyModelOptions): void {
   const spec = modelSpec(options.arch, options.preset, options.tieWordEmbeddings);
   prepareOutputDir(options.outDir, options.overwrite ?? false);
 
-  const eos = instruct ? IM_END_ID : ENDOFTEXT_ID;
-  writeJson(path.join(options.outDir, "config.json"), configJson({ spec, dtype: options.dtype, bosTokenId: ENDOFTEXT_ID, eosTokenId: eos }));
+  // A vocabulary smaller than the Qwen2 tokenizer's (the micro preset) gets no tokenizer, and its last id as bos and eos.
+  const withTokenizer = spec.vocabSize === QWEN2_VOCAB;
+  const bos = withTokenizer ? ENDOFTEXT_ID : spec.vocabSize - 1;
+  const eos = withTokenizer ? (instruct ? IM_END_ID : ENDOFTEXT_ID) : bos;
+  writeJson(path.join(options.outDir, "config.json"), configJson({ spec, dtype: options.dtype, bosTokenId: bos, eosTokenId: eos }));
   writeJson(
     path.join(options.outDir, "generation_config.json"),
-    generationConfigJson({ bosTokenId: ENDOFTEXT_ID, eosTokenIds: instruct ? [IM_END_ID, ENDOFTEXT_ID] : [ENDOFTEXT_ID], padTokenId: ENDOFTEXT_ID }),
+    generationConfigJson({ bosTokenId: bos, eosTokenIds: withTokenizer && instruct ? [IM_END_ID, ENDOFTEXT_ID] : [eos], padTokenId: bos }),
   );
-  const files = qwenTokenizerFiles();
-  fs.copyFileSync(files.tokenizer, path.join(options.outDir, "tokenizer.json"));
-  const sourceConfig = JSON.parse(fs.readFileSync(files.tokenizerConfig, "utf8")) as Record<string, unknown>;
-  writeJson(path.join(options.outDir, "tokenizer_config.json"), qwenTokenizerConfig(sourceConfig, { instruct, maxLength: spec.maxPositions }));
+  if (withTokenizer) {
+    const files = qwenTokenizerFiles();
+    fs.copyFileSync(files.tokenizer, path.join(options.outDir, "tokenizer.json"));
+    const sourceConfig = JSON.parse(fs.readFileSync(files.tokenizerConfig, "utf8")) as Record<string, unknown>;
+    writeJson(path.join(options.outDir, "tokenizer_config.json"), qwenTokenizerConfig(sourceConfig, { instruct, maxLength: spec.maxPositions }));
+  }
 
   writeRandomWeights(path.join(options.outDir, "model.safetensors"), {
     params: paramSpecs(spec),

@@ -2,16 +2,18 @@
 import { assertNever } from "@oar/tensor";
 
 export type Arch = "qwen2" | "llama";
-export type Preset = "tiny" | "qwen2-0.5b" | "qwen2-1.5b";
+export type Preset = "micro" | "tiny" | "qwen2-0.5b" | "qwen2-1.5b";
 /** The dtypes weights can be written in. */
 export type WeightDtype = "f32" | "bf16" | "f16";
 
 export const ARCHS: readonly Arch[] = ["qwen2", "llama"];
-export const PRESETS: readonly Preset[] = ["tiny", "qwen2-0.5b", "qwen2-1.5b"];
+export const PRESETS: readonly Preset[] = ["micro", "tiny", "qwen2-0.5b", "qwen2-1.5b"];
 export const WEIGHT_DTYPES: readonly WeightDtype[] = ["f32", "bf16", "f16"];
 
 /** The Qwen2 vocabulary's embedding size (151,643 BPE tokens and the specials, padded). */
 export const QWEN2_VOCAB = 151936;
+/** The micro preset's vocabulary: token ids only, no tokenizer. */
+export const MICRO_VOCAB = 256;
 
 export interface ModelSpec {
   readonly arch: Arch;
@@ -31,6 +33,7 @@ export interface ModelSpec {
 }
 
 interface Shape {
+  readonly vocabSize: number;
   readonly hiddenSize: number;
   readonly intermediateSize: number;
   readonly numLayers: number;
@@ -42,16 +45,21 @@ interface Shape {
 /**
  * The presets' shapes. `tiny` keeps head_dim at 16 (onnxruntime's CPU
  * GroupQueryAttention needs a multiple of 16) with fewer KV heads than query
- * heads, so GQA is exercised; the others are the real Qwen2 shapes.
+ * heads, so GQA is exercised; the others are the real Qwen2 shapes. `micro`
+ * is `tiny` shrunk, vocabulary included, to about 100 KB of f32 weights, so
+ * that copies of it in other checkpoint formats can be committed as test
+ * files; its 256 token ids have no tokenizer.
  */
 function presetShape(preset: Preset): Shape {
   switch (preset) {
+    case "micro":
+      return { vocabSize: MICRO_VOCAB, hiddenSize: 32, intermediateSize: 64, numLayers: 2, numHeads: 2, numKvHeads: 1, maxPositions: 256 };
     case "tiny":
-      return { hiddenSize: 64, intermediateSize: 128, numLayers: 2, numHeads: 4, numKvHeads: 2, maxPositions: 4096 };
+      return { vocabSize: QWEN2_VOCAB, hiddenSize: 64, intermediateSize: 128, numLayers: 2, numHeads: 4, numKvHeads: 2, maxPositions: 4096 };
     case "qwen2-0.5b":
-      return { hiddenSize: 896, intermediateSize: 4864, numLayers: 24, numHeads: 14, numKvHeads: 2, maxPositions: 32768 };
+      return { vocabSize: QWEN2_VOCAB, hiddenSize: 896, intermediateSize: 4864, numLayers: 24, numHeads: 14, numKvHeads: 2, maxPositions: 32768 };
     case "qwen2-1.5b":
-      return { hiddenSize: 1536, intermediateSize: 8960, numLayers: 28, numHeads: 12, numKvHeads: 2, maxPositions: 32768 };
+      return { vocabSize: QWEN2_VOCAB, hiddenSize: 1536, intermediateSize: 8960, numLayers: 28, numHeads: 12, numKvHeads: 2, maxPositions: 32768 };
     default:
       return assertNever(preset);
   }
@@ -65,7 +73,7 @@ function presetShape(preset: Preset): Shape {
  */
 export function modelSpec(arch: Arch, preset: Preset, tieWordEmbeddings?: boolean): ModelSpec {
   const s = presetShape(preset);
-  const common = { ...s, vocabSize: QWEN2_VOCAB, headDim: s.hiddenSize / s.numHeads };
+  const common = { ...s, headDim: s.hiddenSize / s.numHeads };
   switch (arch) {
     case "qwen2":
       return { ...common, arch, rmsNormEps: 1e-6, ropeTheta: 1e6, qkvBias: true, tieWordEmbeddings: tieWordEmbeddings ?? true };

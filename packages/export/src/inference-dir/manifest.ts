@@ -1,5 +1,5 @@
-import { type DType, assertNever } from "@oar/tensor";
-import type { AdapterFormat } from "@oar/modeling";
+import { type CheckpointFormat, type DType, assertNever } from "@oar/tensor";
+import type { AdapterFormat, WeightNaming } from "@oar/modeling";
 import type { Graph } from "../ir/graph.js";
 import type { Dim } from "../ir/shape.js";
 import type { PipelineReport } from "../rewrite/manager.js";
@@ -167,9 +167,11 @@ export interface OarInference {
     /** The checkpoint directory as given. */
     readonly model_dir: string;
     readonly config_sha256: string;
-    /** sha256 of model.safetensors.index.json for a sharded checkpoint. */
+    /** sha256 of the shard index (model.safetensors.index.json, ...) for a sharded checkpoint. */
     readonly index_sha256: string | null;
     readonly weights: readonly WeightFileDigest[];
+    /** The weights' file format, and their layout: Hugging Face's, or PaddleNLP's names and [in, out] linear weights. */
+    readonly weight_format: { readonly files: CheckpointFormat; readonly naming: WeightNaming };
     readonly torch_dtype: string | null;
   };
   /** Files copied from the source beside the graph. */

@@ -1,7 +1,7 @@
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import type { TensorSource } from "@oar/tensor";
+import { type CheckpointFormat, type TensorSource, describingBytes } from "@oar/tensor";
 
 /** The model files copied beside the graph, when the source has them. */
 export const MODEL_FILES: readonly string[] = ["config.json", "generation_config.json"];
@@ -53,35 +53,39 @@ export function sha256File(file: string): string {
   return h.digest("hex");
 }
 
-/** A safetensors file of the source, identified without reading its data. */
+/** A weight file of the source, identified without hashing all of its data. */
 export interface WeightFileDigest {
   /** Relative to the model directory. */
   readonly file: string;
   readonly bytes: number;
-  /** sha256 of the file's first 8 + header-length bytes: the length and the JSON header (names, dtypes, shapes, offsets). */
+  /**
+   * sha256 of the bytes that describe the file's tensors (describingBytes):
+   * a safetensors file's first 8 + header-length bytes; a torch zip's
+   * central directory (with every entry's CRC-32); all of a .pdparams file.
+   */
   readonly header_sha256: string;
 }
 
 /**
- * Digests of the checkpoint's safetensors files: size and header hash.
+ * Digests of the checkpoint's weight files: size and header hash.
  * Hashing the data of a multi-GB checkpoint would cost more than the export;
  * the header pins names, shapes and layout, and the size the rest.
  */
-export function weightFileDigests(modelDir: string, checkpoint: TensorSource): WeightFileDigest[] {
+export function weightFileDigests(modelDir: string, checkpoint: TensorSource, format: CheckpointFormat): WeightFileDigest[] {
   const files = [...new Set(checkpoint.names.map((n) => checkpoint.info(n).file))].sort();
   return files.map((file) => {
+    const span = describingBytes(file, format);
     const fd = fs.openSync(file, "r");
     try {
-      const len = new Uint8Array(8);
-      fs.readSync(fd, len, 0, 8, 0);
-      const headerLength = Number(new DataView(len.buffer).getBigUint64(0, true));
-      const header = new Uint8Array(8 + headerLength);
-      fs.readSync(fd, header, 0, header.length, 0);
-      return {
-        file: path.relative(modelDir, file),
-        bytes: fs.fstatSync(fd).size,
-        header_sha256: crypto.createHash("sha256").update(header).digest("hex"),
-      };
+      const h = crypto.createHash("sha256");
+      const buf = new Uint8Array(Math.min(1 << 20, span.end - span.start));
+      for (let at = span.start; at < span.end; ) {
+        const n = fs.readSync(fd, buf, 0, Math.min(buf.length, span.end - at), at);
+        if (n === 0) throw new Error(`${file}: ended at byte ${at} while it was being hashed (was it truncated?)`);
+        h.update(buf.subarray(0, n));
+        at += n;
+      }
+      return { file: path.relative(modelDir, file), bytes: fs.fstatSync(fd).size, header_sha256: h.digest("hex") };
     } finally {
       fs.closeSync(fd);
     }

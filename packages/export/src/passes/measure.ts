@@ -19,8 +19,7 @@ import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import * as ort from "onnxruntime-node";
 import { cachedTinyModel } from "@oar/make-tiny-model";
-import { readDecoderConfig } from "@oar/modeling";
-import { openCheckpoint } from "@oar/tensor";
+import { openModelWeights, readDecoderConfig } from "@oar/modeling";
 import type { QuantType } from "../inference-dir/manifest.js";
 import { writeModel } from "../onnx/write.js";
 import { type Pipeline, runPipelines } from "../rewrite/manager.js";
@@ -60,7 +59,7 @@ async function child(modelDir: string, variant: Variant, steps: number): Promise
   try {
     const started = performance.now();
     const config = readDecoderConfig(modelDir);
-    const checkpoint = openCheckpoint(modelDir);
+    const checkpoint = openModelWeights(modelDir, config).source;
     const graph = traceDecoder({ config, checkpoint, where: modelDir });
     const pipelines: Pipeline[] = [cleanupPipeline()];
     if (variant.fuse) pipelines.push(...fusionPipelines({ maxPositions: config.maxPositions }));

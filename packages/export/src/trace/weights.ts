@@ -1,4 +1,3 @@
-import * as fs from "node:fs";
 import {
   type TensorInfo,
   type TensorSource,
@@ -16,7 +15,7 @@ import type { GraphDType } from "./io.js";
 
 /*
  * Checkpoint tensors as lazy initializers. Nothing is read while the graph
- * is built: each source reads its tensor from the safetensors file only when
+ * is built: each source reads its tensor from the checkpoint only when
  * the writer (or a pass) asks for the bytes, a block of rows at a time, and
  * converts it to the graph's dtype on the way. Linear weights are stored
  * transposed, [in, out], so the graph multiplies x [.., in] by them with a
@@ -62,29 +61,16 @@ function storedDType(info: TensorInfo): StoredDType {
   return d;
 }
 
-/** The tensor's rows read from its file in blocks of about READ_BLOCK_BYTES. */
-function* fileRowBlocks(info: TensorInfo, rows: number, cols: number): Generator<RowBlock> {
+/** The tensor's rows read from the checkpoint in blocks of about READ_BLOCK_BYTES. */
+function* rowBlocks(checkpoint: TensorSource, info: TensorInfo, rows: number, cols: number): Generator<RowBlock> {
   const dtype = storedDType(info);
   const rowBytes = cols * dtypeSize(dtype);
   const perBlock = Math.max(1, Math.floor(READ_BLOCK_BYTES / rowBytes));
-  const fd = fs.openSync(info.file, "r");
-  try {
-    for (let row0 = 0; row0 < rows; row0 += perBlock) {
-      const n = Math.min(perBlock, rows - row0);
-      const bytes = new Uint8Array(n * rowBytes);
-      readFully(fd, info, bytes, info.byteOffset + row0 * rowBytes);
-      yield { row0, rows: n, dtype, data: viewAs(dtype, bytes.buffer, 0, n * cols) };
-    }
-  } finally {
-    fs.closeSync(fd);
-  }
-}
-
-function readFully(fd: number, info: TensorInfo, target: Uint8Array, position: number): void {
-  for (let done = 0; done < target.length; ) {
-    const n = fs.readSync(fd, target, done, target.length - done, position + done);
-    if (n === 0) throw new Error(`${info.file}: tensor "${info.name}": the file ended at byte ${position + done} (was it truncated?)`);
-    done += n;
+  for (let row0 = 0; row0 < rows; row0 += perBlock) {
+    const n = Math.min(perBlock, rows - row0);
+    const bytes = new Uint8Array(n * rowBytes);
+    checkpoint.readRange(info.name, row0 * rowBytes, bytes);
+    yield { row0, rows: n, dtype, data: viewAs(dtype, bytes.buffer, 0, n * cols) };
   }
 }
 
@@ -146,7 +132,7 @@ export function convertedSource(checkpoint: TensorSource, name: string, dtype: G
   const source: ByteSource = {
     description: `${info.file}: ${name}${stored === dtype ? "" : ` (${stored} -> ${dtype})`}`,
     *chunks() {
-      for (const block of fileRowBlocks(info, rows, cols)) {
+      for (const block of rowBlocks(checkpoint, info, rows, cols)) {
         if (block.dtype === dtype) yield new Uint8Array(block.data.buffer, block.data.byteOffset, block.data.byteLength);
         else yield encode(blockToF32(block), dtype);
       }
@@ -169,7 +155,7 @@ export function transposedSource(checkpoint: TensorSource, name: string, dtype: 
   const stored = storedDType(info);
   const what = [stored === dtype ? null : `${stored} -> ${dtype}`, edit === undefined ? null : "LoRA merged", "transposed"].filter((s) => s !== null);
   const blocks = (): Iterable<RowBlock> => {
-    if (edit === undefined) return fileRowBlocks(info, rows, cols);
+    if (edit === undefined) return rowBlocks(checkpoint, info, rows, cols);
     const f32 = cast(checkpoint.read(name), "f32").data;
     edit(name, f32, info.shape);
     return [{ row0: 0, rows, dtype: "f32", data: f32 }];
@@ -178,7 +164,7 @@ export function transposedSource(checkpoint: TensorSource, name: string, dtype: 
     description: `${info.file}: ${name} (${what.join(", ")})`,
     *chunks() {
       const bandCols = Math.max(1, Math.min(cols, Math.floor(BAND_BYTES / 4 / Math.max(1, rows))));
-      // An edited matrix is read once and kept for all bands; a file-backed one is re-read per band.
+      // An edited matrix is read once and kept for all bands; a checkpoint-backed one is re-read per band.
       const held = edit === undefined ? null : [...blocks()];
       for (let i0 = 0; i0 < cols; i0 += bandCols) {
         const i1 = Math.min(cols, i0 + bandCols);

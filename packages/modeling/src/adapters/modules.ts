@@ -1,4 +1,5 @@
 import type { DecoderConfig } from "../config.js";
+import { paddleNlpPrefix } from "../weight-layout.js";
 import { decoderParams } from "../weights.js";
 import { AdapterError } from "./errors.js";
 
@@ -87,14 +88,9 @@ export function hfModules(cfg: DecoderConfig): ModuleEntry[] {
  * are accepted.
  */
 export function paddleRoot(cfg: DecoderConfig, where: string): string {
-  switch (cfg.architecture) {
-    case "Qwen2ForCausalLM":
-      return "qwen2";
-    case "LlamaForCausalLM":
-      return "llama";
-    default:
-      throw new AdapterError(`${where}: PaddleNLP adapters are read for Qwen2ForCausalLM and LlamaForCausalLM; this model is ${cfg.architecture}`);
-  }
+  const root = paddleNlpPrefix(cfg.architecture);
+  if (root === null) throw new AdapterError(`${where}: PaddleNLP adapters are read for Qwen2ForCausalLM and LlamaForCausalLM; this model is ${cfg.architecture}`);
+  return root;
 }
 
 /** The modules under PaddleNLP names ("qwen2.layers.0.self_attn.q_proj"). */

@@ -1,10 +1,11 @@
-import { assertNever, createComputePool, dtypeOfTorchName, openCheckpoint, type ComputePool, type TorchDTypeName } from "@oar/tensor";
+import { assertNever, createComputePool, dtypeOfTorchName, type ComputePool, type TorchDTypeName } from "@oar/tensor";
 import type { CausalLM, ForwardStep, Sequence } from "@oar/generation";
 import { readDecoderConfig } from "../architectures/index.js";
 import type { DecoderConfig } from "../config.js";
 import { decoderForward } from "../decoder.js";
 import type { LoraDelta } from "../ops.js";
 import { ropeInvFreq } from "../rope.js";
+import { openModelWeights } from "../weight-layout.js";
 import { buildDecoderWeights, decoderParams, type DecoderWeights } from "../weights.js";
 import { EagerOps, RopeTable, type EagerWeight } from "./backend.js";
 import { denseKvCache, pagedKvCache, type KvCache, type SequenceCache } from "./kv-cache.js";
@@ -206,12 +207,16 @@ function checkStorage(storage: WeightStorage): void {
   }
 }
 
-/** Loads a Hugging Face checkpoint directory as an eager model. */
+/**
+ * Loads a checkpoint directory as an eager model: config.json and weights in
+ * any format and layout openModelWeights reads (safetensors, pytorch_model.bin,
+ * model_state.pdparams; Hugging Face or PaddleNLP names).
+ */
 export async function loadEagerModel(dir: string, options: EagerModelOptions = {}): Promise<EagerModel> {
   const config = readDecoderConfig(dir);
   if (options.prefix !== undefined) checkPrefix(options.prefix, config);
   if (options.storage !== undefined) checkStorage(options.storage);
-  const source = openCheckpoint(dir);
+  const { source } = openModelWeights(dir, config);
   const pool = await createComputePool(options.threads === undefined ? {} : { threads: options.threads });
   try {
     const storage = options.storage ?? defaultStorage(config);

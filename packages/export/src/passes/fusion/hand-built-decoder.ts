@@ -1,5 +1,5 @@
-import { type DecoderConfig, readDecoderConfig, ropeInvFreq } from "@oar/modeling";
-import { type Tensor, cast, openCheckpoint } from "@oar/tensor";
+import { type DecoderConfig, openModelWeights, readDecoderConfig, ropeInvFreq } from "@oar/modeling";
+import { type Tensor, cast } from "@oar/tensor";
 import { Graph } from "../../ir/graph.js";
 import type { Shape } from "../../ir/shape.js";
 import type { Value } from "../../ir/value.js";
@@ -116,7 +116,7 @@ export function randomWeights(config: DecoderConfig, seed: number): WeightSource
 /** The config and f32 weights of a Hugging Face checkpoint directory. */
 export function checkpointWeights(dir: string): { readonly config: DecoderConfig; readonly weight: WeightSource } {
   const config = readDecoderConfig(dir);
-  const source = openCheckpoint(dir);
+  const source = openModelWeights(dir, config).source;
   return { config, weight: (name) => cast(source.read(name), "f32") as Tensor<"f32"> };
 }
 
