@@ -20,4 +20,4 @@ export {
 } from "./spec.js";
 export { QWEN2_CHAT_TEMPLATE, ENDOFTEXT_ID, IM_END_ID } from "./hf-files.js";
 export { convertLlama2c, permuteRotary } from "./llama2c.js";
-export { cachedTinyModel, sharedFixturesDir, stories260K, type Stories260K } from "./model-cache.js";
+export { type FormatGolden, cachedTinyModel, formatGolden, sharedFixturesDir, stories260K, type Stories260K } from "./model-cache.js";

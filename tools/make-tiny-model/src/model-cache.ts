@@ -4,7 +4,9 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { convertLlama2c } from "./llama2c.js";
+import { GOLDENS, type Golden, expected } from "@oar/tensor/testing";
 import { makeTinyModel, type MakeTinyModelOptions } from "./make.js";
+import type { Arch, WeightDtype } from "./spec.js";
 
 /**
  * Checkpoints made once and shared by every test file and process of a run:
@@ -91,4 +93,39 @@ export function stories260K(): Stories260K | { readonly missing: string } {
     greedy_new_ids: number[];
   };
   return { dir, promptIds: known.prompt_ids, greedyNewIds: known.greedy_new_ids };
+}
+
+/** A checkpoint-format golden of testing/checkpoint-formats, ready to load, and the original it was written from. */
+export interface FormatGolden {
+  /** config.json and generation_config.json of the original (the golden's own config.json over them), and the golden's weight files. */
+  readonly dir: string;
+  /** The safetensors original, made by makeTinyModel with the options the golden was written from. */
+  readonly original: string;
+  readonly golden: Golden;
+}
+
+/**
+ * The golden `name` (e.g. "qwen2-pdparams") as a model directory. Its
+ * original is made again here; the sha256 expected.json recorded of the
+ * original's model.safetensors must match, or the golden no longer holds
+ * this generator's weights.
+ */
+export function formatGolden(name: string): FormatGolden {
+  const all = expected();
+  const golden = all.goldens[name];
+  if (golden === undefined) throw new Error(`${GOLDENS}/expected.json has no golden named "${name}"`);
+  const [arch, dtype] = golden.original.split("-") as [Arch, WeightDtype];
+  const original = cachedTinyModel({ arch, preset: "micro", dtype });
+  const want = all.originals[golden.original]!.model_safetensors_sha256;
+  const got = createHash("sha256").update(fs.readFileSync(path.join(original, "model.safetensors"))).digest("hex");
+  if (got !== want) {
+    throw new Error(`make-tiny-model's micro ${golden.original} checkpoint changed (sha256 ${got}, the goldens were written from ${want}); run testing/checkpoint-formats/make_goldens.py again`);
+  }
+  const files = createHash("sha256");
+  for (const f of golden.files) files.update(f).update(fs.readFileSync(path.join(GOLDENS, name, f)));
+  const dir = cached(`golden-${name}-${files.digest("hex").slice(0, 12)}`, (out) => {
+    for (const f of ["config.json", "generation_config.json"]) fs.copyFileSync(path.join(original, f), path.join(out, f));
+    for (const f of golden.files) fs.copyFileSync(path.join(GOLDENS, name, f), path.join(out, f));
+  });
+  return { dir, original, golden };
 }
