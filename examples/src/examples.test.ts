@@ -51,3 +51,10 @@ test("server: the official openai client talks to oar-server started from a prog
   assert.match(out, /^answer: ".*" \((stop|length)\)$/m);
   assert.match(out, /^usage: \d+ prompt \+ \d+ completion tokens$/m);
 });
+
+test("formats: a PaddleNLP .pdparams checkpoint generates what its safetensors original does", () => {
+  const out = run("formats");
+  assert.match(out, /: pdparams weights in paddlenlp's layout\n/);
+  assert.match(out, /greedy tokens: (\d+ ){7}\d+\n/);
+  assert.match(out, /the safetensors original gives the same tokens/);
+});

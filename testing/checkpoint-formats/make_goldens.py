@@ -469,7 +469,15 @@ def main():
         }
     hostile = os.path.join(HERE, "hostile")
     out["hostile"] = check_hostile(hostile, write_hostile(hostile))
-    out["versions"] = {"torch": torch.__version__, "numpy": np.__version__, "safetensors": safetensors.__version__, "python": sys.version.split()[0]}
+    import transformers
+
+    out["versions"] = {
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+        "safetensors": safetensors.__version__,
+        "transformers": transformers.__version__,
+        "python": sys.version.split()[0],
+    }
     write_json(os.path.join(HERE, "expected.json"), out)
 
 

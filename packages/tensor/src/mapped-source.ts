@@ -33,7 +33,7 @@ export function mapTensors(source: TensorSource, map: ReadonlyMap<string, Mapped
       info,
       read: (position, target) => {
         if (held === null || held.name !== name) {
-          held = null;
+          held = null; // let the previous matrix go before reading the next
           held = { name, bytes: transposed(source.read(m.from).data, rows, cols, dtypeSize(from.dtype)) };
         }
         target.set(held.bytes.subarray(position, position + target.length));
