@@ -161,19 +161,23 @@ def qwen2_pytorch(original, out):
     return {"format": "pytorch", "naming": "huggingface", "files": ["pytorch_model.bin"], "tensors": describe(state)}
 
 
+def write_shards(out, state, file_name, save, index_name):
+    """`state` in two shards named by `file_name(k, n)`, each written by `save(part, path)`, and their index."""
+    weight_map = {}
+    shards = shard_names(sorted(state), 2)
+    for i, part in enumerate(shards):
+        file = file_name(i + 1, len(shards))
+        save({n: state[n] for n in part}, os.path.join(out, file))
+        weight_map.update({n: file for n in part})
+    total = sum(t.numel() * t.element_size() if isinstance(t, torch.Tensor) else t.nbytes for t in state.values())
+    write_json(os.path.join(out, index_name), {"metadata": {"total_size": total}, "weight_map": weight_map})
+
+
 def llama_pytorch_sharded(original, out):
     """Two torch.save shards of plain dicts and pytorch_model.bin.index.json, as transformers 4.x wrote them."""
     sd = safetensors.torch.load_file(os.path.join(original, "model.safetensors"))
-    names = sorted(sd)
     reset(out)
-    weight_map = {}
-    shards = shard_names(names, 2)
-    for i, part in enumerate(shards):
-        file = f"pytorch_model-{i + 1:05d}-of-{len(shards):05d}.bin"
-        torch.save({n: sd[n] for n in part}, os.path.join(out, file))
-        weight_map.update({n: file for n in part})
-    total = sum(t.numel() * t.element_size() for t in sd.values())
-    write_json(os.path.join(out, "pytorch_model.bin.index.json"), {"metadata": {"total_size": total}, "weight_map": weight_map})
+    write_shards(out, sd, lambda k, n: f"pytorch_model-{k:05d}-of-{n:05d}.bin", torch.save, "pytorch_model.bin.index.json")
     return {"format": "pytorch", "naming": "huggingface", "files": sorted(os.listdir(out)), "tensors": describe(sd)}
 
 
@@ -216,16 +220,9 @@ def qwen2_pdparams(original, out):
 def llama_pdparams_sharded(original, out):
     """Two protocol-2 shards of bf16 as uint16, model_state.pdparams.index.json, config.json "dtype": "bfloat16"."""
     state = paddle_state("llama", original)
-    names = sorted(state)
     reset(out)
-    weight_map = {}
-    shards = shard_names(names, 2)
-    for i, part in enumerate(shards):
-        file = f"model_state-{i + 1:05d}-of-{len(shards):05d}.pdparams"
-        paddle_save({n: state[n] for n in part}, os.path.join(out, file), protocol=2)
-        weight_map.update({n: file for n in part})
-    total = sum(a.nbytes for a in state.values())
-    write_json(os.path.join(out, "model_state.pdparams.index.json"), {"metadata": {"total_size": total}, "weight_map": weight_map})
+    save = lambda part, path: paddle_save(part, path, protocol=2)  # noqa: E731
+    write_shards(out, state, lambda k, n: f"model_state-{k:05d}-of-{n:05d}.pdparams", save, "model_state.pdparams.index.json")
     write_json(os.path.join(out, "config.json"), paddle_config(original, "bfloat16"))
     return {"format": "pdparams", "naming": "paddlenlp", "files": sorted(os.listdir(out)), "tensors": describe(state)}
 
@@ -233,16 +230,9 @@ def llama_pdparams_sharded(original, out):
 def qwen2_paddle_safetensors(original, out):
     """PaddleNLP's safetensors: two shards of U16 (bf16) arrays, metadata format "np", model.safetensors.index.json."""
     state = paddle_state("qwen2", original)
-    names = sorted(state)
     reset(out)
-    weight_map = {}
-    shards = shard_names(names, 2)
-    for i, part in enumerate(shards):
-        file = f"model-{i + 1:05d}-of-{len(shards):05d}.safetensors"
-        safetensors.numpy.save_file({n: state[n] for n in part}, os.path.join(out, file), metadata={"format": "np"})
-        weight_map.update({n: file for n in part})
-    total = sum(a.nbytes for a in state.values())
-    write_json(os.path.join(out, "model.safetensors.index.json"), {"metadata": {"total_size": total}, "weight_map": weight_map})
+    save = lambda part, path: safetensors.numpy.save_file(part, path, metadata={"format": "np"})  # noqa: E731
+    write_shards(out, state, lambda k, n: f"model-{k:05d}-of-{n:05d}.safetensors", save, "model.safetensors.index.json")
     write_json(os.path.join(out, "config.json"), paddle_config(original, "bfloat16"))
     return {"format": "safetensors", "naming": "paddlenlp", "files": sorted(os.listdir(out)), "tensors": describe(state)}
 

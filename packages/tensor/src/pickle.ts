@@ -354,6 +354,12 @@ export function unpickle(input: PickleInput, policy: PicklePolicy): PyValue {
       return fail(`a str at offset ${r.pos - n} is not valid UTF-8`);
     }
   };
+  /** The decimal memo index of a text PUT or GET. */
+  const textIndex = (what: string): number => {
+    const s = r.line(what);
+    if (!/^\d{1,10}$/.test(s)) fail(`${what} with text ${JSON.stringify(s)}`);
+    return Number(s);
+  };
   const persistent = (pid: PyValue): void => {
     if (policy.persistentLoad === undefined) fail(`holds a persistent id, which a pickle of ${policy.describe} never has`);
     push(policy.persistentLoad!(pid, ctx));
@@ -561,13 +567,9 @@ export function unpickle(input: PickleInput, policy: PicklePolicy): PyValue {
         for (let i = 0; i < items.length; i += 2) setItem(d, items[i]!, items[i + 1]!);
         break;
       }
-      case 0x70: {
-        // PUT (text)
-        const s = r.line("PUT");
-        if (!/^\d{1,10}$/.test(s)) fail(`PUT with text ${JSON.stringify(s)}`);
-        put(Number(s));
+      case 0x70: // PUT (text)
+        put(textIndex("PUT"));
         break;
-      }
       case 0x71: // BINPUT
         put(r.byte());
         break;
@@ -577,13 +579,9 @@ export function unpickle(input: PickleInput, policy: PicklePolicy): PyValue {
       case 0x94: // MEMOIZE
         put(memo.size);
         break;
-      case 0x67: {
-        // GET (text)
-        const s = r.line("GET");
-        if (!/^\d{1,10}$/.test(s)) fail(`GET with text ${JSON.stringify(s)}`);
-        get(Number(s));
+      case 0x67: // GET (text)
+        get(textIndex("GET"));
         break;
-      }
       case 0x68: // BINGET
         get(r.byte());
         break;
