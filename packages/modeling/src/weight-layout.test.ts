@@ -60,6 +60,15 @@ describe("openModelWeights shows every format in Hugging Face's layout", () => {
     });
   }
 
+  it("names a missing parameter by its PaddleNLP name", () => {
+    const { dir } = formatGolden("qwen2-pdparams");
+    const partial = fs.mkdtempSync(path.join(root, "partial-"));
+    fs.copyFileSync(path.join(dir, "config.json"), path.join(partial, "config.json"));
+    const e = { dtype: "f32" as const, shape: [1], data: new Float32Array(1) };
+    writeSafetensors(path.join(partial, "model.safetensors"), { "qwen2.embed_tokens.weight": e });
+    assert.throws(() => openModelWeights(partial, readDecoderConfig(partial)), /partial-\w+: tensor "qwen2\.layers\.0\.input_layernorm\.weight" is missing \(PaddleNLP's name for model\.layers\.0\.input_layernorm\.weight, needed by Qwen2ForCausalLM with this config\.json\)/);
+  });
+
   it("refuses a checkpoint holding both Hugging Face and PaddleNLP names", () => {
     const { dir } = formatGolden("qwen2-pdparams");
     const mixed = fs.mkdtempSync(path.join(root, "mixed-"));

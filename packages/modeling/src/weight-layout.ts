@@ -72,7 +72,10 @@ export function openModelWeights(dir: string, cfg: DecoderConfig): ModelWeights 
     const map = new Map<string, MappedTensor>();
     for (const p of decoderParams(cfg)) {
       const stored = storedParam(naming, cfg, p);
-      if (checkpoint.has(stored.from)) map.set(p.name, stored);
+      if (!checkpoint.has(stored.from)) {
+        throw new Error(`${checkpoint.index ?? dir}: tensor "${stored.from}" is missing (PaddleNLP's name for ${p.name}, needed by ${cfg.architecture} with this config.json)`);
+      }
+      map.set(p.name, stored);
     }
     const source = mapTensors(checkpoint, map, `${checkpoint.index ?? dir} (PaddleNLP names, e.g. "${storedParam(naming, cfg, { name: "model.embed_tokens.weight", shape: [] }).from}")`);
     return { source, format: checkpoint.format, naming, index: checkpoint.index };

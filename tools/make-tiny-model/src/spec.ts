@@ -46,7 +46,7 @@ interface Shape {
  * The presets' shapes. `tiny` keeps head_dim at 16 (onnxruntime's CPU
  * GroupQueryAttention needs a multiple of 16) with fewer KV heads than query
  * heads, so GQA is exercised; the others are the real Qwen2 shapes. `micro`
- * is `tiny` shrunk, vocabulary included, to about 100 KB of f32 weights, so
+ * is `tiny` shrunk, vocabulary included, to 110-140 KB of f32 weights, so
  * that copies of it in other checkpoint formats can be committed as test
  * files; its 256 token ids have no tokenizer.
  */
