@@ -158,11 +158,21 @@ describe("openCheckpoint", () => {
 
   it("refuses a directory holding two formats' weights, naming them", () => {
     const dir = withFiles({ "pytorch_model.bin": "qwen2-pytorch/pytorch_model.bin", "model_state.pdparams": "qwen2-pdparams/model_state.pdparams" });
-    fs.copyFileSync(path.join(dir, "pytorch_model.bin"), path.join(dir, "model.safetensors"));
+    fs.copyFileSync(path.join(dir, "pytorch_model.bin"), path.join(dir, "stray.safetensors"));
     assert.throws(
       () => openCheckpoint(dir),
-      new RegExp(`${dir}: holds weights in 3 formats: safetensors \\(model\\.safetensors\\); pytorch \\(pytorch_model\\.bin\\); pdparams \\(model_state\\.pdparams\\); keep one format's files`),
+      new RegExp(`${dir}: holds weights in 3 formats: safetensors \\(stray\\.safetensors\\); pytorch \\(pytorch_model\\.bin\\); pdparams \\(model_state\\.pdparams\\); keep one format's files`),
     );
+  });
+
+  it("reads the safetensors of a download that also holds pytorch_model.bin, as transformers does", () => {
+    const dir = withFiles({ "pytorch_model.bin": "qwen2-pytorch/pytorch_model.bin", "model_state.pdparams": "qwen2-pdparams/model_state.pdparams" });
+    fs.rmSync(path.join(dir, "model_state.pdparams"));
+    writeSafetensors(path.join(dir, "model.safetensors"), { "model.norm.weight": tensor("f32", [2], new Float32Array([1, 2])) });
+    const s = openCheckpoint(dir);
+    assert.equal(s.format, "safetensors");
+    assert.deepEqual(s.names, ["model.norm.weight"]);
+    s.close();
   });
 
   it("refuses an index that lists a shard of another format", () => {

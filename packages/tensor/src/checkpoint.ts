@@ -75,8 +75,10 @@ function formatOfFile(file: string): FormatFiles | null {
  * each tensor is. Formats: safetensors (Hugging Face's and PaddleNLP's),
  * PyTorch's `torch.save` zip (`pytorch_model.bin`) and PaddlePaddle's
  * `paddle.save` pickle (`model_state.pdparams`), each as one file or as the
- * shards its index lists (`<single name>.index.json`). A directory with the
- * files of more than one format is refused: which to read would be a guess.
+ * shards its index lists (`<single name>.index.json`). A directory with a
+ * complete safetensors checkpoint reads it, whatever else it holds (as
+ * transformers does); any other directory with the files of more than one
+ * format is refused: which to read would be a guess.
  * Safetensors alone keeps one more rule: the directory's only `*.safetensors`
  * file (an adapter's `adapter_model.safetensors`, say). A path to a weight
  * file opens that file.
@@ -94,7 +96,14 @@ export function openCheckpoint(dir: string, options: OpenOptions = {}): Checkpoi
     return { ...sourceFromFile(dir, format.format, format.open(dir, options)), index: null };
   }
   const files = fs.readdirSync(dir).sort();
-  const present = FORMATS.filter((f) => files.some(f.owns));
+  let present = FORMATS.filter((f) => files.some(f.owns));
+  // A Hugging Face download often holds model.safetensors and pytorch_model.bin
+  // side by side; transformers then reads the safetensors, and so does Oar,
+  // provided its file or index is there to say which files to read.
+  const safetensors = FORMATS[0]!;
+  if (present.length > 1 && present[0] === safetensors && [safetensors.single, safetensors.index].some((f) => files.includes(f))) {
+    present = [safetensors];
+  }
   if (present.length > 1) {
     const list = present.map((f) => `${f.format} (${files.filter(f.owns).join(", ")})`).join("; ");
     throw new Error(`${dir}: holds weights in ${present.length} formats: ${list}; keep one format's files, so which weights to read is not a guess`);
