@@ -21,7 +21,7 @@ export function serverCli(args: readonly string[]): Argv {
     .example("$0 --model_name_or_path ./Qwen2-0.5B-Instruct --batch_size 8", "a checkpoint on the eager model")
     .example("$0 --model_name_or_path ./inference --port 8000 --api_key secret", "an exported graph on onnxruntime")
     .group(["model_name_or_path", "mode", "device", "dtype", "quant_type", "block_attn", "block_size", "lora_path", "chat_template"], "Model:")
-    .group(["host", "port", "served_model_name", "api_key", "batch_size", "max_model_len", "max_queue"], "Serving:")
+    .group(["host", "port", "served_model_name", "api_key", "batch_size", "max_model_len", "max_queue", "no_webui"], "Serving:")
     .option("model_name_or_path", { type: "string", alias: "model-name-or-path", describe: "checkpoint directory (dynamic) or export-model's output directory (static); required" })
     .option("mode", { type: "string", choices: ["dynamic", "static"], defaultDescription: "static for an inference directory, else dynamic" })
     .option("device", { type: "string", choices: ["cpu", "gpu"], defaultDescription: SERVER_DEFAULTS.device, describe: "gpu: static mode on onnxruntime's CUDA provider" })
@@ -38,6 +38,9 @@ export function serverCli(args: readonly string[]): Argv {
     .option("batch_size", { type: "number", alias: "batch-size", defaultDescription: String(SERVER_DEFAULTS.batchSize), describe: "sequences in flight at once (continuous batching)" })
     .option("max_model_len", { type: "number", alias: "max-model-len", defaultDescription: `what the model holds, at most ${SERVER_DEFAULTS.maxModelLenCap}`, describe: "prompt plus completion tokens at most; sizes the KV cache" })
     .option("max_queue", { type: "number", alias: "max-queue", defaultDescription: String(SERVER_DEFAULTS.maxQueue), describe: "requests waiting for a slot at most; more are answered 429" })
+    .option("no_webui", { type: "boolean", defaultDescription: "false (the page is served)", describe: "do not serve the chat page at /" })
+    // yargs reads the kebab-case --no-webui as webui=false.
+    .option("webui", { type: "boolean", hidden: true })
     .strict()
     .version(false)
     .help()
@@ -76,6 +79,7 @@ export function serverOptionsOf(argv: Record<string, unknown>, env: NodeJS.Proce
     ...defined("batchSize", number("batch_size")),
     ...defined("maxModelLen", number("max_model_len")),
     ...defined("maxQueue", number("max_queue")),
+    ...defined("webui", argv["no_webui"] === true || argv["webui"] === false ? false : undefined),
   };
   return options;
 }

@@ -52,6 +52,8 @@ export interface ServerOptions {
   readonly dtype?: TorchDTypeName | null;
   /** `--quant_type` (dynamic mode: weight_only_int8; static mode: as exported). Default "". */
   readonly quantType?: QuantTypeName;
+  /** Serve the chat page at `/` (`--no_webui` turns it off). Default true. */
+  readonly webui?: boolean;
   /** On shutdown, how long in-flight requests may run before they are aborted. Default 20 s. */
   readonly shutdownGraceMs?: number;
   /** Where the log lines (pino JSON) go: false for none. Default: stdout. */
@@ -69,6 +71,7 @@ export const SERVER_DEFAULTS = {
   maxModelLenCap: 4096,
   maxQueue: 256,
   quantType: "",
+  webui: true,
   shutdownGraceMs: 20_000,
 } as const;
 
@@ -94,6 +97,7 @@ export interface ResolvedOptions {
   readonly quantType: QuantTypeName;
   /** Which of dtype, quant_type, block_attn, block_size were given: static mode checks them against the export. */
   readonly graphOptionsGiven: readonly ("dtype" | "quant_type" | "block_attn" | "block_size")[];
+  readonly webui: boolean;
   readonly shutdownGraceMs: number;
   readonly log: ServerOptions["log"];
 }
@@ -125,6 +129,8 @@ export function resolveOptions(options: ServerOptions): ResolvedOptions {
   if (options.blockSize !== undefined) given.push("block_size");
   const blockAttn = options.blockAttn ?? SERVER_DEFAULTS.blockAttn;
   if (options.blockSize !== undefined && !blockAttn) throw new UsageError("--block_size applies to block attention; add --block_attn");
+  const webui = options.webui ?? SERVER_DEFAULTS.webui;
+  if (typeof webui !== "boolean") throw new UsageError(`--no_webui takes no value but true or false, got ${String(webui)}`);
   const loraPaths = options.loraPaths ?? [];
   for (const dir of loraPaths) requireModelDirectory(dir, "--lora_path");
   const resolved: ResolvedOptions = {
@@ -145,6 +151,7 @@ export function resolveOptions(options: ServerOptions): ResolvedOptions {
     dtype: options.dtype ?? null,
     quantType: options.quantType ?? SERVER_DEFAULTS.quantType,
     graphOptionsGiven: given,
+    webui,
     shutdownGraceMs: integer("shutdown_grace_ms", options.shutdownGraceMs, SERVER_DEFAULTS.shutdownGraceMs, 0),
     log: options.log,
   };

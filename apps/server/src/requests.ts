@@ -105,7 +105,7 @@ export function encodeConversation(messages: ChatBody["messages"], served: Serve
     role: m.role,
     content: typeof m.content === "string" ? m.content : (m.content ?? []).map((part) => part.text).join("\n"),
   }));
-  if (template === null && served.tokenizer.chatTemplate === null) {
+  if (!canChat(served, template)) {
     throw invalidParam("messages", "This model has no chat template, so it cannot take messages; use /v1/completions with a prompt, or start the server with --chat_template FILE.");
   }
   try {
@@ -114,6 +114,11 @@ export function encodeConversation(messages: ChatBody["messages"], served: Serve
     // A template's own raise_exception (roles must alternate ...) is the client's mistake.
     throw invalidParam("messages", `The chat template refused the messages: ${(e as Error).message.replace(/^options\.template: /, "")}`);
   }
+}
+
+/** Whether the model takes messages: a chat template (--chat_template's or the tokenizer's) or a family's own chat format. */
+export function canChat(served: ServedModel, template: string | null): boolean {
+  return template !== null || served.tokenizer.chatFormat !== null;
 }
 
 /** A completion request's job: each prompt as text (encoded with the tokenizer's special tokens) or as token ids. */

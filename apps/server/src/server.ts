@@ -6,7 +6,8 @@
  *
  * Routes: GET /v1/models (and /v1/models/:model), POST /v1/chat/completions,
  * POST /v1/completions, GET /health, GET /metrics, POST /tokenize,
- * POST /detokenize. With an API key, /v1/* and the tokenizer routes need
+ * POST /detokenize, and the chat page at GET / (unless options.webui is
+ * false). With an API key, /v1/* and the tokenizer routes need
  * `Authorization: Bearer KEY`.
  */
 import { createHash, timingSafeEqual } from "node:crypto";
@@ -17,9 +18,10 @@ import { ApiError, invalidParam, serverError } from "./errors.js";
 import { createMetrics } from "./metrics.js";
 import { loadServedModel, type ServedModel } from "./model.js";
 import { resolveOptions, type ResolvedOptions, type ServerOptions } from "./options.js";
-import { chatJob, completionJob, encodeConversation, type ChatBody, type CompletionBody } from "./requests.js";
+import { canChat, chatJob, completionJob, encodeConversation, type ChatBody, type CompletionBody } from "./requests.js";
 import { CHAT_SCHEMA, COMPLETION_SCHEMA, DETOKENIZE_SCHEMA, schemaError, TOKENIZE_SCHEMA, type SchemaError } from "./schemas.js";
 import { serveJob } from "./serve-job.js";
+import { serveWebui } from "./webui.js";
 
 /** What the server adds to the fastify instance, as `server.oar`. */
 export interface OarHandle {
@@ -173,6 +175,8 @@ export function createServer(options: ServerOptions): FastifyInstance {
     root: resolved.modelDir,
     parent: null,
     max_model_len: served?.maxModelLen ?? null,
+    // Oar's: whether /v1/chat/completions can serve this model (null while it loads); the chat page reads it.
+    has_chat_template: served === null ? null : canChat(served, template),
   });
   const startedAt = Math.floor(Date.now() / 1000);
   app.get("/v1/models", async () => ({ object: "list", data: [card()] }));
@@ -225,6 +229,7 @@ export function createServer(options: ServerOptions): FastifyInstance {
     return { prompt: model.tokenizer.decode(request.body.tokens) };
   });
 
+  if (resolved.webui) serveWebui(app);
   return app;
 }
 
