@@ -20,13 +20,17 @@ import { eventually, metric, startTestServer, tinyInstructModel, type TestServer
 const KEY = "sesame";
 let chat: TestServer;
 let plain: TestServer;
+let browser: Browser;
+// The browser starts while the models load.
 before(async () => {
-  [chat, plain] = await Promise.all([
+  [chat, plain, browser] = await Promise.all([
     startTestServer({ modelDir: tinyInstructModel(), servedModelName: "tiny-chat" }),
     startTestServer({ modelDir: cachedTinyModel({ arch: "qwen2", preset: "tiny", dtype: "f32" }), servedModelName: "tiny-base", apiKey: KEY, maxModelLen: 256 }),
+    launchChromium(),
   ]);
 });
 after(async () => {
+  await browser?.close();
   await Promise.all([chat?.stop(), plain?.stop()]);
 });
 
@@ -81,14 +85,6 @@ const HOSTILE = '<img src=x onerror="window.pwned=1"> and <script>window.pwned=2
 const HOSTILE_REPLY = `Here you are: ${HOSTILE}\n\n\`\`\`js\nconst x = "<script>window.pwned=3</script>";\n\`\`\`\n\n![pixel](http://127.0.0.2:9/p.png) [run](javascript:window.pwned=4)`;
 
 describe("the chat page in Chromium", () => {
-  let browser: Browser;
-  before(async () => {
-    browser = await launchChromium();
-  });
-  after(async () => {
-    await browser?.close();
-  });
-
   /** Opens the page, watching what it does. */
   const open = async (t: TestServer): Promise<{ page: Page; watch: PageWatch }> => {
     const page = await browser.context.newPage();
@@ -111,7 +107,7 @@ describe("the chat page in Chromium", () => {
     assert.deepEqual(watch.requests.filter((url) => url === `${origin}/x` || url.includes("127.0.0.2")), [], "the payload's URLs were fetched");
   };
 
-  it("chats: loads clean, Enter sends and Shift+Enter breaks the line, the reply streams, settings persist, Stop frees the slot", async (t) => {
+  it("chats: loads clean, Enter sends and Shift+Enter breaks the line, the reply streams, settings persist, Stop (and Escape) free the slot", async (t) => {
     const { page, watch } = await open(chat);
     await page.locator("#model").getByText("tiny-chat").waitFor();
     assert.equal(await page.evaluate(() => document.activeElement?.id), "input", "the text box has focus");
@@ -204,6 +200,13 @@ describe("the chat page in Chromium", () => {
     assert.equal(await metric(chat.url, 'oar:request_success_total{finished_reason="abort"'), 1);
     assert.equal(await page.locator("#stop").isDisabled(), true);
     assert.equal(await page.locator("#send").isEnabled(), true);
+    // Escape in the text box stops a reply too.
+    await input.fill("Another long one.");
+    await input.press("Enter");
+    await page.waitForFunction(() => (document.querySelector('#log article.assistant[aria-busy="true"] .body')?.textContent ?? "") !== "");
+    await input.press("Escape");
+    assert.equal((await finished(page, 4)).finish, "aborted");
+    await eventually("the slot is freed", async () => (await metric(chat.url, "oar:num_requests_running")) === 0, 5000);
 
     // Screenshots (artifacts, not committed), and a phone-width window with nothing off-screen sideways.
     const dir = artifactsDir();
@@ -219,8 +222,8 @@ describe("the chat page in Chromium", () => {
     // The conversation survives a reload.
     await page.reload();
     await page.locator("#model").getByText("tiny-chat").waitFor();
-    assert.equal(await page.locator("#log article.user").count(), 3);
-    assert.equal(await page.locator("#log article.assistant[data-finish]").count(), 3);
+    assert.equal(await page.locator("#log article.user").count(), 4);
+    assert.equal(await page.locator("#log article.assistant[data-finish]").count(), 4);
 
     assert.deepEqual(watch.consoleErrors, [], "no console errors (a CSP violation is one)");
     assert.deepEqual(watch.pageErrors, []);

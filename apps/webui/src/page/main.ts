@@ -74,7 +74,8 @@ function messageView(message: Message): MessageView {
   who.className = "who";
   who.textContent = message.role === "user" ? "You" : message.mode === "completion" ? "Model (completion)" : "Model";
   const body = document.createElement("div");
-  body.className = message.role === "user" ? "body" : message.mode === "chat" ? "body markdown" : "body plain";
+  // A completion's prompt and its continuation are one text (often code): both monospaced.
+  body.className = message.mode === "completion" ? "body plain" : message.role === "user" ? "body" : "body markdown";
   article.append(who, body);
   const view = { article, body };
   paint(view, message);
