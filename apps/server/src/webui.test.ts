@@ -260,7 +260,7 @@ describe("the chat page in Chromium", () => {
     await page.close();
   });
 
-  it("a model without a chat template behind an API key: the page asks for the key, then completes text", async () => {
+  it("a model without a chat template behind an API key: the page asks for the key, completes text, and shows the server's errors", async () => {
     const { page, watch } = await open(plain);
     await page.locator("#settings[open]").waitFor();
     assert.equal(await page.locator("#settings-notice").innerText(), "This server needs an API key.");
@@ -283,8 +283,23 @@ describe("the chat page in Chromium", () => {
     assert.equal(await replies(page).first().locator(".body.plain").count(), 1, "a completion is shown as plain text");
     assert.ok(done.text.length > 0);
 
-    // The only console error is the browser's note of the first 401, before the key was given.
-    assert.deepEqual(watch.consoleErrors, ["Failed to load resource: the server responded with a status of 401 (Unauthorized)"]);
+    // A request the server refuses shows its error under the turn, which stays out of the kept conversation.
+    await page.locator("#open-settings").click();
+    await page.locator("#max-tokens").fill("1000");
+    await page.locator("#max-tokens").press("Enter");
+    await page.locator("#input").fill("Too long a reply");
+    await page.locator("#input").press("Enter");
+    const error = replies(page).nth(1).locator(".error[role=alert]");
+    await error.waitFor();
+    assert.match(await error.innerText(), /^Error: This model's maximum context length is 256 tokens\. However, you requested 100\d tokens/);
+    assert.equal(await page.locator("#send").isEnabled(), true);
+    assert.equal((JSON.parse((await page.evaluate(() => localStorage.getItem("oar.conversation")))!) as unknown[]).length, 2);
+
+    // The only console errors are the browser's notes of the refused requests: the first 401, before the key was given, and the 400.
+    assert.deepEqual(watch.consoleErrors, [
+      "Failed to load resource: the server responded with a status of 401 (Unauthorized)",
+      "Failed to load resource: the server responded with a status of 400 (Bad Request)",
+    ]);
     assert.deepEqual(watch.pageErrors, []);
     assert.deepEqual(foreignRequests(watch, plain.url), []);
     await eventually("the slot is freed", async () => (await metric(plain.url, "oar:num_requests_running")) === 0, 5000);
